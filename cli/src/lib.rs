@@ -1,0 +1,7 @@
+//! The `multimem` command line, as a library so that tests and benchmarks can drive it.
+
+pub mod transform_cmd;
+#[cfg(feature = "prove")]
+pub mod prove_cmd;
+#[cfg(feature = "prove")]
+pub mod reference;

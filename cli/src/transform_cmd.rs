@@ -1,0 +1,57 @@
+//! `multimem transform IN -o OUT`
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use multimem_transform::{Options, StoreAnchor};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The module to transform.
+    pub input: PathBuf,
+    /// Where to write the transformed module.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Split address: pointers at or above it address memory 1. A multiple of 64 KiB.
+    #[arg(long, default_value = "0x80000000", value_parser = parse_address)]
+    pub split: u64,
+    /// Run binaryen afterwards at this level (0-4, s, z). Without it no binaryen pass runs.
+    #[arg(long = "opt", short = 'O', value_name = "LEVEL")]
+    pub opt: Option<String>,
+    /// Where stores keep their value during dispatch: `global` (faster, single-threaded modules) or `local`.
+    #[arg(long, value_parser = parse_anchor)]
+    pub store_anchor: Option<StoreAnchor>,
+    /// Print what was rewritten as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_address(s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
+        None => s.replace('_', "").parse(),
+    };
+    parsed.map_err(|e| format!("{s:?} is not an address: {e}"))
+}
+
+fn parse_anchor(s: &str) -> Result<StoreAnchor, String> {
+    match s {
+        "local" => Ok(StoreAnchor::Local),
+        "global" => Ok(StoreAnchor::Global),
+        _ => Err(format!("{s:?}: expected `local` or `global`")),
+    }
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let split = multimem_transform::check_split(args.split)?;
+    let wasm = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let options = Options { split, store_anchor: args.store_anchor, opt: args.opt.clone() };
+    let (out, report) =
+        multimem_transform::transform_with_report(&wasm, &options).with_context(|| format!("{}", args.input.display()))?;
+    // Written in one go only after validation: a failure never leaves a partial output.
+    std::fs::write(&args.output, out).with_context(|| format!("writing {}", args.output.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    Ok(())
+}

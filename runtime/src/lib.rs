@@ -1,0 +1,35 @@
+//! A wasmtime host for multimem-transformed provers: memory 0 (persistent)
+//! lives as long as the [`Prover`], memory 1 (ephemeral) lives for one proof.
+//!
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! # let transformed: Vec<u8> = vec![];
+//! use multimem_runtime::{Limits, Prover, Strategy};
+//! use wasmtime::Val;
+//!
+//! let engine = multimem_runtime::engine()?;
+//! let linker = wasmtime::Linker::<()>::new(&engine);
+//! let mut prover = Prover::load(&engine, &linker, &transformed, Strategy::Recreate, Limits::default())?;
+//! prover.call("setup", &[Val::I32(1 << 12)])?;             // no proof active: state stays in memory 0
+//! let (bytes, metrics) = prover.prove(|proof| {
+//!     proof.call("prove", &[Val::I64(7)])?;                    // allocations go to a fresh memory 1
+//!     let ptr = proof.call("proof_ptr", &[])?[0].unwrap_i32() as u32;
+//!     let len = proof.call("proof_len", &[])?[0].unwrap_i32() as u32;
+//!     proof.read(ptr, len)                                      // tagged pointers are translated
+//! });                                                           // memory 1 is dropped here
+//! println!("{} bytes, {:?}", bytes?.len(), metrics.wall);
+//! # Ok(()) }
+//! ```
+
+mod engine;
+mod globals;
+mod metrics;
+mod prover;
+mod session;
+mod strategy;
+
+pub use engine::engine;
+pub use metrics::{rss_bytes, ProofMetrics};
+pub use prover::Prover;
+pub use session::Session;
+pub use strategy::{Limits, Strategy};

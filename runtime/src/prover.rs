@@ -1,0 +1,247 @@
+//! A loaded prover: compiled once, memory 0 for its whole life, memory 1 per proof.
+
+use std::time::Instant;
+
+use anyhow::{bail, ensure, Context, Result};
+use multimem_transform::abi::{self, EXPORT_EPHEMERAL_MEMORY, EXPORT_PERSISTENT_MEMORY, IMPORT_MODULE};
+use wasmtime::{Engine, Extern, Instance, InstancePre, Linker, Memory, MemoryType, Module, SharedMemory, Store, Val};
+
+use crate::engine::{EpochTicker, EPOCH_TICK};
+use crate::globals::{set_proof_active, Globals};
+use crate::metrics::{rss_bytes, ProofMetrics};
+use crate::session::{Memory0, Session};
+use crate::{Limits, Strategy};
+
+/// A prover module loaded under one [`Strategy`].
+///
+/// `T` is the Store data the caller's [`Linker`] host functions see; every
+/// Store (one per proof under [`Strategy::Recreate`]) starts with `T::default()`.
+pub struct Prover<T: 'static> {
+    engine: Engine,
+    strategy: Strategy,
+    limits: Limits,
+    split: Option<u32>,
+    globals: Globals,
+    backend: Backend<T>,
+    _ticker: Option<EpochTicker>,
+}
+
+enum Backend<T: 'static> {
+    /// A Store per call against a shared memory 0; `carried` are the mutable
+    /// globals as the last successful call left them.
+    Recreate { pre: InstancePre<T>, memory0: SharedMemory, carried: Option<Vec<Val>> },
+    /// One Store and instance for the prover's life.
+    Single { store: Store<T>, instance: Instance, memory0: Memory, memory1: Option<Memory> },
+}
+
+impl<T: Default + Send + 'static> Prover<T> {
+    /// Compiles `wasm` and prepares memory 0. Under [`Strategy::Baseline`]
+    /// `wasm` is the untransformed module, otherwise the transformed one.
+    /// Imports other than multimem's own come from `linker`.
+    pub fn load(engine: &Engine, linker: &Linker<T>, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
+        let split = multimem_transform::transformed_split(wasm);
+        match (strategy.transformed(), split) {
+            (true, None) => bail!("strategy {} needs a module transformed by `multimem transform`", strategy.name()),
+            (false, Some(_)) => bail!("the baseline strategy runs the untransformed module; this one is transformed"),
+            _ => {}
+        }
+        let ephemeral_max_pages = limits.memory1_max_bytes.map(|b| b / multimem_transform::PAGE);
+        let mut linker = linker.clone();
+        linker.allow_shadowing(true);
+        let (backend, globals) = match strategy {
+            Strategy::Recreate => Self::load_recreate(engine, &mut linker, wasm, ephemeral_max_pages)?,
+            Strategy::InPlace => {
+                let wasm = match ephemeral_max_pages {
+                    Some(max) => multimem_transform::limit_ephemeral::run(wasm, max)?,
+                    None => wasm.to_vec(),
+                };
+                Self::load_single(engine, &linker, &wasm)?
+            }
+            Strategy::Baseline => {
+                define_untransformed_answers(&mut linker)?;
+                Self::load_single(engine, &linker, wasm)?
+            }
+        };
+        let ticker = limits.deadline.map(|_| EpochTicker::start(engine));
+        Ok(Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker })
+    }
+
+    fn load_recreate(engine: &Engine, linker: &mut Linker<T>, wasm: &[u8], max: Option<u64>) -> Result<(Backend<T>, Globals)> {
+        let per_proof = multimem_transform::persistent_import::run(wasm, max)?;
+        let module = Module::new(engine, &per_proof.wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
+        let ty = MemoryType::shared(
+            u32::try_from(per_proof.memory0_initial_pages)?,
+            u32::try_from(per_proof.memory0_maximum_pages)?,
+        );
+        let memory0 = SharedMemory::new(engine, ty).map_err(anyhow::Error::from).context("creating memory 0")?;
+        apply_data(&memory0, &per_proof.data)?;
+        let (import_module, import_name) = &per_proof.memory0_import;
+        let mut scratch = Store::new(engine, T::default());
+        linker.define(&mut scratch, import_module, import_name, Extern::SharedMemory(memory0.clone()))?;
+        let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
+        Ok((Backend::Recreate { pre, memory0, carried: None }, Globals::of(&module)))
+    }
+
+    fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8]) -> Result<(Backend<T>, Globals)> {
+        let module = Module::new(engine, wasm).map_err(anyhow::Error::from).context("compiling the module")?;
+        let mut store = Store::new(engine, T::default());
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = linker.instantiate(&mut store, &module).map_err(|e| crate::session::call_error("start", e))?;
+        let memory0 = match instance.get_memory(&mut store, EXPORT_PERSISTENT_MEMORY) {
+            Some(m) => m,
+            None => first_exported_memory(&mut store, instance).context("the module exports no memory")?,
+        };
+        let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
+        Ok((Backend::Single { store, instance, memory0, memory1 }, Globals::of(&module)))
+    }
+
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Memory 0's size in pages.
+    pub fn memory0_pages(&self) -> u64 {
+        match &self.backend {
+            Backend::Recreate { memory0, .. } => memory0.size(),
+            Backend::Single { store, memory0, .. } => memory0.size(store),
+        }
+    }
+
+    /// Calls export `name` with no proof active (setup, verification): what it allocates stays in memory 0.
+    pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        self.session(false, |s| s.call(name, args)).0
+    }
+
+    /// Runs `f` with no proof active (several calls, reading and writing memory).
+    pub fn run<R>(&mut self, f: impl FnOnce(&mut Session<'_, T>) -> Result<R>) -> Result<R> {
+        self.session(false, f).0
+    }
+
+    /// Runs one proof: a fresh memory 1, the proof mode on, `f` (which calls
+    /// the prove export and copies out what it needs), then memory 1 is given
+    /// back whether `f` succeeded or trapped. On failure the mutable globals
+    /// (the stack pointer among them) are as before the proof.
+    pub fn prove<R>(&mut self, f: impl FnOnce(&mut Session<'_, T>) -> Result<R>) -> (Result<R>, ProofMetrics) {
+        self.session(true, f)
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        match self.limits.deadline {
+            Some(d) => (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
+            None => u64::MAX / 2,
+        }
+    }
+
+    fn session<R>(&mut self, proof: bool, f: impl FnOnce(&mut Session<'_, T>) -> Result<R>) -> (Result<R>, ProofMetrics) {
+        let ticks = self.deadline_ticks();
+        let mut metrics = ProofMetrics::default();
+        let result = match &mut self.backend {
+            Backend::Recreate { pre, memory0, carried } => {
+                let created = Instant::now();
+                let mut store = Store::new(&self.engine, T::default());
+                store.set_epoch_deadline(ticks);
+                let result = (|| {
+                    let instance = pre.instantiate(&mut store).map_err(|e| crate::session::call_error("instantiate", e))?;
+                    if let Some(values) = carried {
+                        self.globals.restore(&mut store, instance, values)?;
+                    }
+                    set_proof_active(&mut store, instance, proof)?;
+                    metrics.create = created.elapsed();
+                    let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
+                    let mut session =
+                        Session { store: &mut store, instance, memory0: Memory0::Shared(memory0.clone()), memory1, split: self.split };
+                    let result = timed(&mut metrics, || f(&mut session));
+                    (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
+                    if result.is_ok() {
+                        *carried = Some(self.globals.capture(&mut store, instance));
+                    }
+                    result
+                })();
+                let dropped = Instant::now();
+                drop(store);
+                metrics.drop = dropped.elapsed();
+                result
+            }
+            Backend::Single { store, instance, memory0, memory1 } => {
+                let instance = *instance;
+                store.set_epoch_deadline(ticks);
+                let before = self.globals.capture(store, instance);
+                let result = (|| {
+                    if memory1.is_some() {
+                        set_proof_active(store, instance, proof)?;
+                    }
+                    let mut session =
+                        Session { store: &mut *store, instance, memory0: Memory0::Local(*memory0), memory1: *memory1, split: self.split };
+                    let result = timed(&mut metrics, || f(&mut session));
+                    (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
+                    result
+                })();
+                let restored = match &result {
+                    Err(_) => self.globals.restore(store, instance, &before),
+                    Ok(_) => Ok(()),
+                };
+                let off = if memory1.is_some() { set_proof_active(store, instance, false) } else { Ok(()) };
+                if let (Some(memory1), true) = (memory1, proof) {
+                    let released = Instant::now();
+                    release_pages(memory1.data_ptr(&*store), memory1.data_size(&*store));
+                    metrics.drop = released.elapsed();
+                }
+                result.and_then(|r| restored.and(off).map(|()| r))
+            }
+        };
+        metrics.rss_bytes = rss_bytes();
+        (result, metrics)
+    }
+}
+
+fn timed<R>(metrics: &mut ProofMetrics, f: impl FnOnce() -> R) -> R {
+    let start = Instant::now();
+    let r = f();
+    metrics.wall = start.elapsed();
+    r
+}
+
+/// Writes memory 0's initial contents (its former active data segments) once.
+fn apply_data(memory0: &SharedMemory, data: &[(u32, Vec<u8>)]) -> Result<()> {
+    let memory = memory0.data();
+    for (offset, bytes) in data {
+        let end = *offset as usize + bytes.len();
+        ensure!(end <= memory.len(), "data segment at {offset:#x} is out of bounds of memory 0");
+        // SAFETY: in bounds, and no instance runs yet.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), memory[*offset as usize].get(), bytes.len()) };
+    }
+    Ok(())
+}
+
+/// Gives memory 1's pages back to the OS; they read as zero afterwards, so the
+/// guest's ephemeral heap starts afresh in the pages memory 1 already has.
+fn release_pages(ptr: *mut u8, len: usize) {
+    if len == 0 {
+        return;
+    }
+    // SAFETY: the range is memory 1's private anonymous mapping, and no guest code runs.
+    let rc = unsafe { libc::madvise(ptr.cast(), len, libc::MADV_DONTNEED) };
+    assert_eq!(rc, 0, "madvise(MADV_DONTNEED) on memory 1 failed");
+}
+
+fn first_exported_memory<T>(store: &mut Store<T>, instance: Instance) -> Option<Memory> {
+    let exports: Vec<Extern> = instance.exports(&mut *store).map(|e| e.into_extern()).collect();
+    exports.into_iter().find_map(Extern::into_memory)
+}
+
+/// Serves an untransformed guest's `multimem.*` imports: no memory 1, no proof.
+fn define_untransformed_answers<T: 'static>(linker: &mut Linker<T>) -> Result<()> {
+    let split = multimem_transform::DEFAULT_SPLIT;
+    let answer = |name| abi::untransformed_answer(name, split).expect("known import");
+    let (size, active, split) = (answer(abi::EPHEMERAL_SIZE), answer(abi::PROOF_ACTIVE), answer(abi::SPLIT));
+    let failed_grow = answer(abi::EPHEMERAL_GROW);
+    linker.func_wrap(IMPORT_MODULE, abi::EPHEMERAL_SIZE, move || size)?;
+    linker.func_wrap(IMPORT_MODULE, abi::EPHEMERAL_GROW, move |_: i32| failed_grow)?;
+    linker.func_wrap(IMPORT_MODULE, abi::PROOF_ACTIVE, move || active)?;
+    linker.func_wrap(IMPORT_MODULE, abi::SPLIT, move || split)?;
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! One live instance during a call or a proof: call exports, read and write guest memory.
+
+use anyhow::{anyhow, bail, ensure, Result};
+use wasmtime::{Instance, Memory, SharedMemory, Store, Trap, Val, WasmBacktrace};
+
+/// Memory 0 as the strategy holds it.
+#[derive(Clone)]
+pub(crate) enum Memory0 {
+    /// Recreate: one shared memory imported by every per-proof instance.
+    Shared(SharedMemory),
+    /// In place and baseline: the single instance's own memory.
+    Local(Memory),
+}
+
+impl Memory0 {
+    pub(crate) fn pages<T>(&self, store: &Store<T>) -> u64 {
+        match self {
+            Memory0::Shared(m) => m.size(),
+            Memory0::Local(m) => m.size(store),
+        }
+    }
+
+    fn bytes<T>(&self, store: &Store<T>) -> (*mut u8, usize) {
+        match self {
+            Memory0::Shared(m) => (m.data().as_ptr() as *mut u8, m.data().len()),
+            Memory0::Local(m) => (m.data_ptr(store), m.data_size(store)),
+        }
+    }
+}
+
+/// An instance of the prover for the duration of one call or proof.
+///
+/// Pointers given to [`Session::read`] and [`Session::write`] are the
+/// guest's own: tagged pointers (at or above the split) address memory 1.
+pub struct Session<'a, T: 'static> {
+    pub(crate) store: &'a mut Store<T>,
+    pub(crate) instance: Instance,
+    pub(crate) memory0: Memory0,
+    pub(crate) memory1: Option<Memory>,
+    pub(crate) split: Option<u32>,
+}
+
+impl<T: 'static> Session<'_, T> {
+    /// Calls export `name`; a trap becomes an error that names it.
+    pub fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
+        let func = self
+            .instance
+            .get_func(&mut *self.store, name)
+            .ok_or_else(|| anyhow!("the module exports no function `{name}`"))?;
+        let mut results = vec![Val::I32(0); func.ty(&*self.store).results().len()];
+        func.call(&mut *self.store, args, &mut results).map_err(|e| call_error(name, e))?;
+        Ok(results)
+    }
+
+    /// The Store, for typed calls and anything else wasmtime offers.
+    pub fn store(&mut self) -> &mut Store<T> {
+        self.store
+    }
+
+    pub fn instance(&self) -> Instance {
+        self.instance
+    }
+
+    /// Copies `len` bytes at guest pointer `ptr` out of the memory the pointer's tag names.
+    pub fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>> {
+        let (base, size, offset) = self.locate(ptr, len)?;
+        let mut out = vec![0; len as usize];
+        // SAFETY: `locate` checked the range against the memory's current size.
+        unsafe { std::ptr::copy_nonoverlapping(base.add(offset), out.as_mut_ptr(), out.len()) };
+        debug_assert!(offset + out.len() <= size);
+        Ok(out)
+    }
+
+    /// Copies `bytes` to guest pointer `ptr`.
+    pub fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
+        let len = u32::try_from(bytes.len())?;
+        let (base, _, offset) = self.locate(ptr, len)?;
+        // SAFETY: as in `read`; the guest is not running while the host holds the session.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(offset), bytes.len()) };
+        Ok(())
+    }
+
+    /// Pages of memory 0 and of memory 1 now.
+    pub fn pages(&self) -> (u64, u64) {
+        (self.memory0.pages(self.store), self.memory1.map_or(0, |m| m.size(&*self.store)))
+    }
+
+    fn locate(&self, ptr: u32, len: u32) -> Result<(*mut u8, usize, usize)> {
+        let (base, size, offset) = match (self.split, self.memory1) {
+            (Some(split), Some(m1)) if ptr >= split => (m1.data_ptr(&*self.store), m1.data_size(&*self.store), ptr - split),
+            (Some(split), None) if ptr >= split => bail!("pointer {ptr:#x} is in memory 1, which this call does not have"),
+            _ => {
+                let (base, size) = self.memory0.bytes(self.store);
+                (base, size, ptr)
+            }
+        };
+        let end = offset as usize + len as usize;
+        ensure!(end <= size, "{len} bytes at guest pointer {ptr:#x} are out of bounds");
+        if let Some(split) = self.split {
+            ensure!(ptr >= split || ptr as u64 + len as u64 <= split as u64, "{len} bytes at {ptr:#x} cross the split");
+        }
+        Ok((base, size, offset as usize))
+    }
+}
+
+/// Turns a failed call into an error naming the export, the trap and the guest function it happened in.
+pub(crate) fn call_error(name: &str, e: wasmtime::Error) -> anyhow::Error {
+    let Some(trap) = e.downcast_ref::<Trap>() else { return anyhow!("`{name}` failed: {e:#}") };
+    let place = e
+        .downcast_ref::<WasmBacktrace>()
+        .and_then(|bt| bt.frames().first().and_then(|f| f.func_name().map(str::to_owned)))
+        .map(|f| format!(" in {f}"))
+        .unwrap_or_default();
+    anyhow!("`{name}` trapped: {trap}{place}")
+}

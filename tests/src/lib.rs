@@ -1,0 +1,5 @@
+//! Shared by the integration tests and the fuzz targets: generating modules
+//! with wasm-smith and running original and transformed side by side.
+
+pub mod differential;
+pub mod smith;

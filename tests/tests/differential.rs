@@ -1,0 +1,57 @@
+//! Original and transformed modules behave the same: seeded, deterministic
+//! cases over wasm-smith modules (the stable-toolchain side of fuzz/).
+
+use multimem_tests::{differential, smith};
+use multimem_transform::{Options, StoreAnchor};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed};
+
+fn config(cases: u32) -> Config {
+    Config { cases, rng_seed: RngSeed::Fixed(0x6d75_6c74_696d_656d), failure_persistence: None, ..Config::default() }
+}
+
+proptest! {
+    #![proptest_config(config(300))]
+
+    /// Same results, traps, globals and memory 0 for every exported function.
+    #[test]
+    fn transformed_behaves_like_original(bytes in proptest::collection::vec(any::<u8>(), 256..4096), seed in any::<u64>()) {
+        let Some(original) = smith::module(smith::differential(), &bytes) else { return Ok(()) };
+        let anchor = if seed % 2 == 0 { StoreAnchor::Global } else { StoreAnchor::Local };
+        let options = Options { store_anchor: Some(anchor), ..Options::default() };
+        let transformed = match multimem_transform::transform(&original, &options) {
+            Ok(t) => t,
+            // A global anchor is refused for shared memories; that is a documented refusal.
+            Err(e) if anchor == StoreAnchor::Global && format!("{e:#}").contains("shared") => return Ok(()),
+            Err(e) => return Err(TestCaseError::fail(format!("transform refused a valid module: {e:#}"))),
+        };
+        let engine = differential::engine();
+        differential::compare(&engine, &original, &transformed, seed).map_err(TestCaseError::fail)?;
+    }
+
+    /// Every module with every claimed feature transforms, and the output validates.
+    #[test]
+    fn smith_modules_transform_and_validate(bytes in proptest::collection::vec(any::<u8>(), 256..8192)) {
+        let Some(original) = smith::module(smith::transformable(), &bytes) else { return Ok(()) };
+        let out = multimem_transform::transform(&original, &Options::default())
+            .map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+        multimem_transform::validate(&out).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+    }
+
+    /// Arbitrary bytes and damaged modules: an error or a valid module, never a panic.
+    #[test]
+    fn arbitrary_input_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048), cut in any::<usize>(), flip in any::<usize>()) {
+        let mut inputs = vec![bytes.clone()];
+        if let Some(mut module) = smith::module(smith::transformable(), &bytes) {
+            inputs.push(module[..cut % module.len()].to_vec());
+            let i = flip % module.len();
+            module[i] ^= 1 << (flip % 8);
+            inputs.push(module);
+        }
+        for input in inputs {
+            if let Ok(out) = multimem_transform::transform(&input, &Options::default()) {
+                multimem_transform::validate(&out).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+            }
+        }
+    }
+}

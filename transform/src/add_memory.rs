@@ -1,0 +1,25 @@
+//! Step 2: cap the persistent memory at the split and add the ephemeral memory.
+
+use anyhow::{Context, Result};
+use walrus::Module;
+
+use crate::{Layout, PAGE};
+
+pub fn run(module: &mut Module, split: u32) -> Result<Layout> {
+    let persistent = module.memories.iter().next().map(|m| m.id()).context("module has no memory")?;
+    let persistent_cap = split as u64 / PAGE;
+    let ephemeral_cap = ((1u64 << 32) - split as u64) / PAGE;
+
+    let memory0 = module.memories.get_mut(persistent);
+    anyhow::ensure!(
+        memory0.initial <= persistent_cap,
+        "memory 0 starts at {} pages, above the split ({persistent_cap} pages): choose a higher --split",
+        memory0.initial
+    );
+    memory0.maximum = Some(memory0.maximum.map_or(persistent_cap, |max| max.min(persistent_cap)));
+    let shared = memory0.shared;
+
+    let ephemeral = module.memories.add_local(shared, false, 0, Some(ephemeral_cap), None);
+    module.memories.get_mut(ephemeral).name = Some("multimem_ephemeral".to_string());
+    Ok(Layout { split, persistent, ephemeral, shared })
+}

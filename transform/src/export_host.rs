@@ -1,0 +1,64 @@
+//! Step 4, host side: export what a host needs to drive proofs (see [`crate::abi`]).
+
+use anyhow::Result;
+use walrus::ir::Value;
+use walrus::{ConstExpr, ExportItem, GlobalId, GlobalKind, Module, ValType};
+
+use crate::abi::*;
+use crate::Layout;
+
+pub struct HostInterface {
+    pub proof_active: GlobalId,
+    pub stack_pointer_index: Option<u32>,
+    pub exported_globals: usize,
+}
+
+pub fn run(module: &mut Module, layout: &Layout) -> Result<HostInterface> {
+    let stack_pointer = find_stack_pointer(module);
+    let stack_pointer_index = stack_pointer.map(|g| global_index(module, g));
+    let mutable: Vec<GlobalId> = module
+        .globals
+        .iter()
+        .filter(|g| g.mutable && matches!(g.kind, GlobalKind::Local(_)) && !is_ours(g.name.as_deref()))
+        .map(|g| g.id())
+        .collect();
+    let exported_globals = mutable.len();
+    for global in mutable {
+        let name = format!("{EXPORT_GLOBAL_PREFIX}{}", global_index(module, global));
+        module.exports.add(&name, global);
+    }
+    if let Some(sp) = stack_pointer {
+        module.exports.add(EXPORT_STACK_POINTER, sp);
+    }
+
+    let proof_active = module.globals.add_local(ValType::I32, true, false, ConstExpr::Value(Value::I32(0)));
+    module.globals.get_mut(proof_active).name = Some("multimem_proof_active".to_string());
+    module.exports.add(EXPORT_PROOF_ACTIVE, proof_active);
+    module.exports.add(EXPORT_PERSISTENT_MEMORY, ExportItem::Memory(layout.persistent));
+    module.exports.add(EXPORT_EPHEMERAL_MEMORY, ExportItem::Memory(layout.ephemeral));
+    Ok(HostInterface { proof_active, stack_pointer_index, exported_globals })
+}
+
+fn is_ours(name: Option<&str>) -> bool {
+    name.is_some_and(|n| n.starts_with("multimem_"))
+}
+
+/// `__stack_pointer` by name (LLVM's), else the first mutable i32 global defined by the module.
+pub fn find_stack_pointer(module: &Module) -> Option<GlobalId> {
+    let named = module.globals.iter().find(|g| g.name.as_deref() == Some("__stack_pointer"));
+    named
+        .or_else(|| {
+            module
+                .globals
+                .iter()
+                .find(|g| g.mutable && g.ty == ValType::I32 && matches!(g.kind, GlobalKind::Local(_)) && !is_ours(g.name.as_deref()))
+        })
+        .map(|g| g.id())
+}
+
+/// The index `global` has in the emitted module: imported globals first, then defined ones.
+pub fn global_index(module: &Module, global: GlobalId) -> u32 {
+    let imported = module.globals.iter().filter(|g| matches!(g.kind, GlobalKind::Import(_)));
+    let defined = module.globals.iter().filter(|g| matches!(g.kind, GlobalKind::Local(_)));
+    imported.chain(defined).position(|g| g.id() == global).expect("global belongs to the module") as u32
+}

@@ -1,0 +1,178 @@
+//! Rewrite a single-memory WebAssembly module into multimem's two-memory form.
+//!
+//! Memory 0 stays the *persistent* memory (statics, setup state, the ordinary
+//! heap). Memory 1 is added as the *ephemeral* memory a host drops after each
+//! proof. Pointers carry the memory in their value: with split address `S`, a
+//! pointer `p < S` addresses memory 0 at `p`, a pointer `p >= S` addresses
+//! memory 1 at `p - S`. Every instruction that touches memory 0 is rewritten to
+//! dispatch on that tag; `memory.size`/`memory.grow` of memory 0 stay as they
+//! are (they are the persistent allocator's view).
+//!
+//! ```
+//! let wasm = wat::parse_str(r#"(module (memory 1)
+//!     (func (export "get") (param i32) (result i32) local.get 0 i32.load))"#).unwrap();
+//! let out = multimem_transform::transform(&wasm, &multimem_transform::Options::default()).unwrap();
+//! let facts = multimem_transform::inspect::run(&out).unwrap();
+//! assert_eq!(facts.memories.len(), 2);
+//! ```
+
+pub mod abi;
+mod add_memory;
+mod check;
+mod dispatch;
+mod export_host;
+pub mod inspect;
+pub mod limit_ephemeral;
+#[cfg(feature = "opt")]
+mod opt;
+pub mod persistent_import;
+mod validate;
+
+use anyhow::{Context, Result};
+
+pub use check::check;
+pub use dispatch::{DispatchStats, StoreAnchor};
+pub use validate::validate;
+
+/// The default split address: pointers at or above it live in memory 1.
+pub const DEFAULT_SPLIT: u32 = 0x8000_0000;
+/// Size of a wasm page, the unit of memory sizes and of the split.
+pub const PAGE: u64 = 65536;
+
+/// What [`transform`] should do.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Split address `S`; a multiple of 64 KiB strictly between 0 and 2^32.
+    pub split: u32,
+    /// Where a store parks its value before dispatching (see [`StoreAnchor`]).
+    /// `None` picks the fastest form that is correct for the module.
+    pub store_anchor: Option<StoreAnchor>,
+    /// Run binaryen with this optimisation level (0–4, or `s`/`z`) after the rewrite.
+    pub opt: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { split: DEFAULT_SPLIT, store_anchor: None, opt: None }
+    }
+}
+
+/// The two memories of a transformed module.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    pub split: u32,
+    pub persistent: walrus::MemoryId,
+    pub ephemeral: walrus::MemoryId,
+    pub shared: bool,
+}
+
+/// What a transform did, for reports.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub split: u32,
+    pub shared: bool,
+    pub store_anchor: String,
+    pub rewritten: DispatchStats,
+    pub guest_imports_resolved: Vec<String>,
+    pub stack_pointer: Option<u32>,
+    pub exported_globals: usize,
+    pub input_bytes: usize,
+    pub output_bytes: usize,
+}
+
+/// Checks that `split` is usable.
+pub fn check_split(split: u64) -> Result<u32> {
+    anyhow::ensure!(
+        split > 0 && split < (1 << 32) && split % PAGE == 0,
+        "split {split:#x} must be a multiple of 64 KiB (0x10000) between 0x10000 and 0xffff0000"
+    );
+    Ok(split as u32)
+}
+
+/// Transforms `wasm` and returns the validated output.
+pub fn transform(wasm: &[u8], options: &Options) -> Result<Vec<u8>> {
+    Ok(transform_with_report(wasm, options)?.0)
+}
+
+/// Transforms `wasm`, returning the validated output and what was done.
+pub fn transform_with_report(wasm: &[u8], options: &Options) -> Result<(Vec<u8>, Report)> {
+    check_split(options.split as u64)?;
+    check::check(wasm)?;
+    let mut module = parse(wasm)?;
+    let mut report = run(&mut module, options)?;
+    let mut out = module.emit_wasm();
+    if let Some(level) = &options.opt {
+        out = optimize(&out, level, report.shared)?;
+    }
+    validate::validate(&out).context("internal error: the transformed module does not validate (please report this with the input module)")?;
+    report.input_bytes = wasm.len();
+    report.output_bytes = out.len();
+    Ok((out, report))
+}
+
+/// Runs every pass on an already parsed module (no validation, no binaryen).
+pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
+    let layout = add_memory::run(module, options.split)?;
+    let anchor = options.store_anchor.unwrap_or(if layout.shared { StoreAnchor::Local } else { StoreAnchor::Global });
+    anyhow::ensure!(
+        !(layout.shared && anchor == StoreAnchor::Global),
+        "--store-anchor global is per instance and cannot be used with a shared memory"
+    );
+    let rewritten = dispatch::run(module, &layout, anchor)?;
+    let host = export_host::run(module, &layout)?;
+    let guest_imports_resolved = abi::resolve_guest_imports(module, &layout, host.proof_active)?;
+    add_marker(module, &layout);
+    Ok(Report {
+        split: layout.split,
+        shared: layout.shared,
+        store_anchor: format!("{anchor:?}").to_lowercase(),
+        rewritten,
+        guest_imports_resolved,
+        stack_pointer: host.stack_pointer_index,
+        exported_globals: host.exported_globals,
+        ..Report::default()
+    })
+}
+
+/// Parses with walrus, keeping names (they make traps readable).
+pub fn parse(wasm: &[u8]) -> Result<walrus::Module> {
+    let mut config = walrus::ModuleConfig::new();
+    config.generate_producers_section(false);
+    config.parse(wasm).map_err(|e| anyhow::anyhow!("invalid module: {}", one_line(&e)))
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+/// Marks the output so that a second transform and the runtime can tell.
+fn add_marker(module: &mut walrus::Module, layout: &Layout) {
+    module.customs.add(walrus::RawCustomSection {
+        name: abi::MARKER_SECTION.to_string(),
+        data: format!("split={:#x}", layout.split).into_bytes(),
+    });
+}
+
+/// Reads the split recorded by [`transform`], if `wasm` is a transformed module.
+pub fn transformed_split(wasm: &[u8]) -> Option<u32> {
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let Ok(wasmparser::Payload::CustomSection(s)) = payload {
+            if s.name() == abi::MARKER_SECTION {
+                let text = std::str::from_utf8(s.data()).ok()?;
+                let hex = text.strip_prefix("split=0x")?;
+                return u32::from_str_radix(hex, 16).ok();
+            }
+        }
+    }
+    None
+}
+
+#[cfg(feature = "opt")]
+fn optimize(wasm: &[u8], level: &str, shared: bool) -> Result<Vec<u8>> {
+    opt::run(wasm, level, shared)
+}
+
+#[cfg(not(feature = "opt"))]
+fn optimize(_: &[u8], _: &str, _: bool) -> Result<Vec<u8>> {
+    anyhow::bail!("--opt needs binaryen: this build of multimem has no `opt` feature")
+}

@@ -1,0 +1,77 @@
+//! Prepare a transformed module for the recreate strategy: one instance per
+//! proof, all sharing one memory 0.
+//!
+//! Memory 0 becomes an imported shared memory (the one kind of wasmtime memory
+//! several Stores can share) and its active data segments become passive: the
+//! host applies them once, not at every instantiation, which would reset the
+//! statics the prover keeps its state in.
+
+use anyhow::{bail, ensure, Context, Result};
+use walrus::ir::Value;
+use walrus::{ConstExpr, DataKind, ImportKind};
+
+use crate::abi::{IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY};
+
+/// A module ready to be instantiated once per proof.
+pub struct PerProofModule {
+    pub wasm: Vec<u8>,
+    /// Where the module imports memory 0 from.
+    pub memory0_import: (String, String),
+    pub memory0_initial_pages: u64,
+    pub memory0_maximum_pages: u64,
+    /// Memory 0's initial contents: (offset, bytes), to apply once.
+    pub data: Vec<(u32, Vec<u8>)>,
+    pub split: u32,
+}
+
+/// `ephemeral_max_pages` caps memory 1 (the caller's limit on one proof's scratch).
+pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerProofModule> {
+    let split = crate::transformed_split(transformed).context("not a module transformed by multimem")?;
+    let mut module = crate::parse(transformed)?;
+    if module.start.is_some() {
+        bail!("module has a start function: the recreate strategy would run it again for every proof");
+    }
+    let ids: Vec<_> = module.memories.iter().map(|m| m.id()).collect();
+    let [memory0, _] = ids[..] else { bail!("a transformed module has exactly two memories") };
+
+    let mut data = Vec::new();
+    let segments: Vec<_> = module.data.iter().map(|d| d.id()).collect();
+    for id in segments {
+        let segment = module.data.get_mut(id);
+        let DataKind::Active { memory, offset } = &segment.kind else { continue };
+        ensure!(*memory == memory0, "data segment for memory 1 in a transformed module");
+        let ConstExpr::Value(Value::I32(offset)) = offset else {
+            bail!("data segment offset is not a constant; the recreate strategy needs constant offsets")
+        };
+        data.push((*offset as u32, segment.value.clone()));
+        segment.kind = DataKind::Passive;
+        segment.value.clear();
+    }
+    module.memories.get_mut(memory0).data_segments.clear();
+
+    let import = match module.memories.get(memory0).import {
+        Some(import) => {
+            let i = module.imports.get(import);
+            (i.module.clone(), i.name.clone())
+        }
+        None => {
+            let import = module.imports.add(IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY, ImportKind::Memory(memory0));
+            module.memories.get_mut(memory0).import = Some(import);
+            (IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string())
+        }
+    };
+    let m0 = module.memories.get_mut(memory0);
+    m0.shared = true;
+    let (initial, maximum) = (m0.initial, m0.maximum.context("memory 0 has no maximum")?);
+    if let Some(max) = ephemeral_max_pages {
+        crate::limit_ephemeral::cap(&mut module, max)?;
+    }
+    Ok(PerProofModule {
+        wasm: module.emit_wasm(),
+        memory0_import: import,
+        memory0_initial_pages: initial,
+        memory0_maximum_pages: maximum,
+        data,
+        split,
+    })
+}
