@@ -129,15 +129,16 @@ impl<T: Default + Send + 'static> Prover<T> {
         self.session(true, f)
     }
 
-    fn deadline_ticks(&self) -> u64 {
+    /// Epoch ticks a call may run: the caller's deadline for proofs, unbounded otherwise.
+    fn deadline_ticks(&self, proof: bool) -> u64 {
         match self.limits.deadline {
-            Some(d) => (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
-            None => u64::MAX / 2,
+            Some(d) if proof => (d.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
+            _ => u64::MAX / 2,
         }
     }
 
     fn session<R>(&mut self, proof: bool, f: impl FnOnce(&mut Session<'_, T>) -> Result<R>) -> (Result<R>, ProofMetrics) {
-        let ticks = self.deadline_ticks();
+        let ticks = self.deadline_ticks(proof);
         let mut metrics = ProofMetrics::default();
         let result = match &mut self.backend {
             Backend::Recreate { pre, memory0, carried } => {

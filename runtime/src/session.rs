@@ -108,7 +108,7 @@ pub(crate) fn call_error(name: &str, e: wasmtime::Error) -> anyhow::Error {
     let Some(trap) = e.downcast_ref::<Trap>() else { return anyhow!("`{name}` failed: {e:#}") };
     let place = e
         .downcast_ref::<WasmBacktrace>()
-        .and_then(|bt| bt.frames().first().and_then(|f| f.func_name().map(str::to_owned)))
+        .and_then(|bt| bt.frames().first().and_then(|f| f.func_name().map(|n| format!("{:#}", rustc_demangle::demangle(n)))))
         .map(|f| format!(" in {f}"))
         .unwrap_or_default();
     anyhow!("`{name}` trapped: {trap}{place}")
