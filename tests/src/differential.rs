@@ -32,9 +32,8 @@ pub fn engine() -> Engine {
 /// Compares `original` with `transformed`. `Ok(false)` when the original ran
 /// out of fuel (no verdict); `Err` describes a difference.
 pub fn compare(engine: &Engine, original: &[u8], transformed: &[u8], seed: u64) -> Result<bool, String> {
-    let Some(expected) = observe(engine, original, FUEL, seed).map_err(|e| format!("original does not run: {e:#}"))? else {
-        return Ok(false);
-    };
+    // An original the engine cannot run (a feature wasmtime lacks here) gives no verdict.
+    let Ok(Some(expected)) = observe(engine, original, FUEL, seed) else { return Ok(false) };
     let actual = observe(engine, transformed, FUEL * FUEL_FACTOR, seed)
         .map_err(|e| format!("transformed does not run: {e:#}"))?
         .ok_or("transformed ran out of fuel where the original did not")?;
