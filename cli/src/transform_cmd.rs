@@ -48,10 +48,22 @@ pub fn run(args: &Args) -> Result<()> {
     let options = Options { split, store_anchor: args.store_anchor, opt: args.opt.clone() };
     let (out, report) =
         multimem_transform::transform_with_report(&wasm, &options).with_context(|| format!("{}", args.input.display()))?;
-    // Written in one go only after validation: a failure never leaves a partial output.
-    std::fs::write(&args.output, out).with_context(|| format!("writing {}", args.output.display()))?;
+    write_whole(&args.output, &out)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     }
     Ok(())
+}
+
+/// Writes through a temporary file and a rename, only after validation: a
+/// failure (or a full disk) never leaves a partial output behind.
+fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".multimem-partial");
+    let partial = PathBuf::from(partial);
+    let result = std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result.with_context(|| format!("writing {}", path.display()))
 }

@@ -1,5 +1,6 @@
 //! Shared by the integration tests and the fuzz targets: generating modules
 //! with wasm-smith and running original and transformed side by side.
 
+pub mod corpus;
 pub mod differential;
 pub mod smith;

@@ -139,7 +139,10 @@ pub fn run(wasm: &[u8]) -> Result<Facts> {
                         facts.features.insert(proposal);
                     }
                     if let Some(kind) = memory_kind(name) {
-                        for memory in memories.into_iter().flatten() {
+                        // A copy within one memory counts once for it.
+                        let [first, second] = memories;
+                        let second = second.filter(|m| Some(*m) != first);
+                        for memory in [first, second].into_iter().flatten() {
                             *facts.memory_instructions.entry(kind).or_default().entry(memory).or_default() += 1;
                         }
                     }

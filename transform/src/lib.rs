@@ -24,7 +24,7 @@ mod export_host;
 pub mod inspect;
 pub mod limit_ephemeral;
 #[cfg(feature = "opt")]
-mod opt;
+pub mod opt;
 pub mod persistent_import;
 mod validate;
 

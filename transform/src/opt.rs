@@ -36,8 +36,19 @@ pub fn options(level: &str, shared: bool) -> Result<OptimizationOptions> {
     Ok(opts)
 }
 
+/// Runs binaryen at `level` over `wasm`.
 pub fn run(wasm: &[u8], level: &str, shared: bool) -> Result<Vec<u8>> {
-    let opts = options(level, shared)?;
+    run_with(wasm, &options(level, shared)?)
+}
+
+/// Reads and writes `wasm` with binaryen and no passes: the floor any binaryen step costs.
+pub fn roundtrip(wasm: &[u8], shared: bool) -> Result<Vec<u8>> {
+    let mut opts = options("0", shared)?;
+    opts.passes.add_default_passes = false;
+    run_with(wasm, &opts)
+}
+
+fn run_with(wasm: &[u8], opts: &OptimizationOptions) -> Result<Vec<u8>> {
     // The crate works on files; keep them private to this call.
     let dir = std::env::temp_dir().join(format!("multimem-opt-{}-{:p}", std::process::id(), wasm.as_ptr()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -49,18 +60,4 @@ pub fn run(wasm: &[u8], level: &str, shared: bool) -> Result<Vec<u8>> {
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
-}
-
-/// Reads and writes `wasm` with binaryen and no passes: the floor any binaryen step costs.
-pub fn roundtrip(wasm: &[u8], shared: bool) -> Result<Vec<u8>> {
-    let mut opts = options("0", shared)?;
-    opts.passes.add_default_passes = false;
-    let dir = std::env::temp_dir().join(format!("multimem-rt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let (input, output) = (dir.join("in.wasm"), dir.join("out.wasm"));
-    std::fs::write(&input, wasm)?;
-    opts.run(&input, &output).map_err(|e| anyhow::anyhow!("binaryen failed: {e}"))?;
-    let out = std::fs::read(&output)?;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(out)
 }

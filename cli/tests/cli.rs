@@ -1,0 +1,84 @@
+//! The command line: bad input is one line on stderr, a non-zero exit, and no output file.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn multimem(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_multimem")).args(args).output().expect("runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn write(name: &str, bytes: &[u8]) -> String {
+    let path = scratch(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn wat(text: &str) -> Vec<u8> {
+    wat::parse_str(text).unwrap()
+}
+
+/// Runs `transform` expecting a refusal that mentions `reason`.
+fn refuses(input: &str, extra: &[&str], reason: &str) {
+    let out = scratch(&format!("{}.out.wasm", Path::new(input).file_name().unwrap().to_str().unwrap()));
+    let _ = std::fs::remove_file(&out);
+    let mut args = vec!["transform", input, "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let result = multimem(&args);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{input}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{input}: one line expected, got {stderr:?}");
+    assert!(stderr.starts_with("error: ") && stderr.contains(reason), "{input}: {stderr}");
+    assert!(!out.exists(), "{input}: an output file was written");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_inputs_are_refused_with_a_reason() {
+    let good = wat("(module (memory 1) (func (export \"f\") (param i32) (result i32) local.get 0 i32.load))");
+    refuses(&write("text.wasm", b"this is not wasm"), &[], "not a WebAssembly binary");
+    refuses(&write("truncated.wasm", &good[..good.len() - 3]), &[], "malformed");
+    refuses(&write("component.wasm", &wat("(component)")), &[], "component");
+    refuses(&write("memory64.wasm", &wat("(module (memory i64 1))")), &[], "memory64");
+    refuses(&write("two.wasm", &wat("(module (memory 1) (memory 1))")), &[], "2 memories");
+    refuses(&write("none.wasm", &wat("(module)")), &[], "no memory");
+    let input = write("good.wasm", &good);
+    refuses(&input, &["--split", "0x12345"], "multiple of 64 KiB");
+    refuses(&input, &["--opt", "9"], "optimisation level");
+    refuses(scratch("missing.wasm").to_str().unwrap(), &[], "reading");
+}
+
+#[test]
+fn transform_writes_a_valid_module_and_inspect_describes_it() {
+    let input = write("ok.wasm", &wat("(module (memory 1) (func (export \"f\") (param i32) (result i32) local.get 0 i32.load))"));
+    let output = scratch("ok.out.wasm");
+    let result = multimem(&["transform", &input, "-o", output.to_str().unwrap(), "--json"]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(report["rewritten"]["loads"], 1);
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all()).validate_all(&std::fs::read(&output).unwrap()).unwrap();
+
+    let result = multimem(&["inspect", output.to_str().unwrap(), "--json"]);
+    let facts: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(facts["memories"].as_array().unwrap().len(), 2);
+    assert_eq!(facts["transformable"], false);
+    assert!(facts["reason"].as_str().unwrap().contains("already transformed"));
+
+    let result = multimem(&["inspect", &input]);
+    let text = String::from_utf8_lossy(&result.stdout);
+    assert!(text.contains("transformable: yes") && text.contains("load"), "{text}");
+}
+
+#[test]
+fn optimised_output_validates() {
+    let input = write("opt.wasm", &wat("(module (memory 1 1 shared) (func (export \"f\") (param i32) (result i32) local.get 0 i32.atomic.load))"));
+    let output = scratch("opt.out.wasm");
+    let result = multimem(&["transform", &input, "-o", output.to_str().unwrap(), "-O", "2"]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all()).validate_all(&std::fs::read(&output).unwrap()).unwrap();
+}

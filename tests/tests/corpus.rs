@@ -1,0 +1,54 @@
+//! Real inputs: rustc (with and without threads), wasm-bindgen, clang/wasi-sdk
+//! and emscripten modules, up to 20 MB, some importing a shared memory 0 with
+//! passive data segments. Each transforms, validates (inside `transform`), and
+//! every memory-0 access keeps its original and gains a memory-1 twin
+//! (the download needs the npm registry).
+
+use std::collections::BTreeMap;
+
+use multimem_tests::corpus::{fetch, CORPUS};
+use multimem_transform::{inspect, Options};
+
+fn counts(facts: &inspect::Facts, memory: u32) -> BTreeMap<&'static str, u64> {
+    facts
+        .memory_instructions
+        .iter()
+        .filter_map(|(kind, per)| per.get(&memory).map(|n| (*kind, *n)))
+        .filter(|(kind, _)| !matches!(*kind, "size" | "grow"))
+        .collect()
+}
+
+#[test]
+fn real_world_modules_transform() -> anyhow::Result<()> {
+    for entry in CORPUS {
+        let wasm = fetch(entry)?;
+        let before = inspect::run(&wasm)?;
+        assert!(before.transformable, "{}: {:?}", entry.name, before.reason);
+        let memory0 = &before.memories[0];
+        assert_eq!(memory0.imported.is_some() && memory0.shared, entry.imported_shared_memory, "{}", entry.name);
+
+        let (out, report) = multimem_transform::transform_with_report(&wasm, &Options::default())?;
+        let after = inspect::run(&out)?;
+        let name = entry.name;
+        assert_eq!(after.memories.len(), 2, "{name}");
+        assert_eq!(after.memories[1].shared, memory0.shared, "{name}: memory 1 shared iff memory 0 is");
+        assert!(after.memories[0].maximum_pages.unwrap() <= 32768, "{name}: memory 0 capped at the split");
+        assert_eq!(after.memories[0].imported, memory0.imported, "{name}: memory 0 stays imported");
+
+        let (original, kept, twins) = (counts(&before, 0), counts(&after, 0), counts(&after, 1));
+        // A copy becomes four, one per source/destination pair: three touch each memory.
+        let copies_as_four = |(k, n): (&&'static str, &u64)| (*k, if *k == "copy" { 3 * n } else { *n });
+        let expected_kept: BTreeMap<_, _> = original.iter().map(copies_as_four).collect();
+        assert_eq!(expected_kept, kept, "{name}: every memory-0 access is kept as the untagged arm");
+        let expected_twins: u64 = expected_kept.values().sum();
+        let actual_twins: u64 = twins.values().sum();
+        assert_eq!(
+            actual_twins + report.rewritten.constant_address,
+            expected_twins,
+            "{name}: memory-1 twins {twins:?} (+{} constant addresses) for {original:?}",
+            report.rewritten.constant_address
+        );
+        eprintln!("{name} ({}): {} -> {} bytes, {} accesses dispatched", entry.producer, wasm.len(), out.len(), report.rewritten.dispatched());
+    }
+    Ok(())
+}
