@@ -2,6 +2,8 @@
 
 pub mod transform_cmd;
 #[cfg(feature = "prove")]
+pub mod bench_cmd;
+#[cfg(feature = "prove")]
 pub mod prove_cmd;
 #[cfg(feature = "prove")]
 pub mod reference;

@@ -27,6 +27,9 @@ enum Command {
     /// Run the reference Groth16 prover under a strategy and report memory per proof.
     #[cfg(feature = "prove")]
     Prove(multimem::prove_cmd::Args),
+    /// Compare strategies side by side on the reference prover: proof time, reset cost, memory.
+    #[cfg(feature = "prove")]
+    Bench(multimem::bench_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,8 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Inspect { input, json }) => inspect(&input, json),
         #[cfg(feature = "prove")]
         Some(Command::Prove(args)) => multimem::prove_cmd::run(&args),
+        #[cfg(feature = "prove")]
+        Some(Command::Bench(args)) => multimem::bench_cmd::run(&args),
         #[cfg(feature = "prove")]
         None => multimem::prove_cmd::demo(),
         #[cfg(not(feature = "prove"))]
