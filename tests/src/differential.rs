@@ -3,7 +3,8 @@
 
 use anyhow::Result;
 use multimem_transform::abi::EXPORT_GLOBAL_PREFIX;
-use wasmtime::{Config, Engine, Extern, Instance, Module, Store, Trap, Val, ValType};
+pub use wasmtime::Engine;
+use wasmtime::{Config, Extern, Instance, Module, Store, Trap, Val, ValType};
 
 /// Fuel for the original; the transformed module gets [`FUEL_FACTOR`] times
 /// as much, since dispatch adds instructions to every access.

@@ -12,6 +12,10 @@ mod corpus;
 
 const RUNS: usize = 5;
 
+// As in the `multimem` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times[times.len() / 2]

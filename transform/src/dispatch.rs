@@ -165,7 +165,7 @@ impl Slot {
 /// The stack shape of a memory-0 instruction, besides its address.
 enum Shape {
     /// `[addr, operands..] -> [result?]`; `stored` marks a store's value.
-    Access { operands: Vec<ValType>, result: Option<ValType>, stored: bool },
+    Access { operands: Operands, result: Option<ValType>, stored: bool },
     /// `memory.copy`: `[dst, src, len] -> []`, either side may be tagged.
     Copy,
 }
@@ -197,10 +197,10 @@ impl Rewriter {
         match shape {
             Shape::Copy => self.copy(func, out, loc),
             Shape::Access { operands, result, stored } => {
-                if operands.is_empty() && self.constant_address(out, &instr, loc, stats) {
+                if operands.len == 0 && self.constant_address(out, &instr, loc, stats) {
                     return;
                 }
-                self.access(func, out, &instr, loc, &operands, result, stored)
+                self.access(func, out, &instr, loc, operands.as_slice(), result, stored)
             }
         }
     }
@@ -209,7 +209,7 @@ impl Rewriter {
     fn shape(&self, instr: &Instr, stats: &mut DispatchStats) -> Option<Shape> {
         let m0 = self.layout.persistent;
         use ValType::*;
-        let access = |operands: &[ValType], result, stored| Some(Shape::Access { operands: operands.to_vec(), result, stored });
+        let access = |operands: &[ValType], result, stored| Some(Shape::Access { operands: Operands::new(operands), result, stored });
         match instr {
             Instr::Load(l) if l.memory == m0 => {
                 stats.loads += 1;
@@ -326,7 +326,8 @@ impl Rewriter {
     }
 
     fn slots(&self, operands: &[ValType], stored: bool) -> Vec<Slot> {
-        let mut seen = std::collections::HashMap::new();
+        // The nth operand of a type gets that type's nth scratch local.
+        let (mut i32s, mut i64s) = (0, 0);
         operands
             .iter()
             .map(|&ty| {
@@ -335,9 +336,12 @@ impl Rewriter {
                         return Slot::Global(global);
                     }
                 }
-                let nth = seen.entry(ty).or_insert(0usize);
-                *nth += 1;
-                Slot::Local(self.scratch.operand(ty, *nth - 1))
+                let nth = match ty {
+                    ValType::I32 => post_increment(&mut i32s),
+                    ValType::I64 => post_increment(&mut i64s),
+                    _ => 0,
+                };
+                Slot::Local(self.scratch.operand(ty, nth))
             })
             .collect()
     }
@@ -392,6 +396,30 @@ impl Rewriter {
     fn untag(&self, seq: &mut walrus::InstrSeqBuilder<'_>) {
         seq.i32_const(self.layout.split as i32);
         seq.instr(Binop { op: BinaryOp::I32Sub });
+    }
+}
+
+fn post_increment(n: &mut usize) -> usize {
+    *n += 1;
+    *n - 1
+}
+
+/// Up to two operands besides the address, without allocating.
+#[derive(Clone, Copy)]
+struct Operands {
+    types: [ValType; 2],
+    len: usize,
+}
+
+impl Operands {
+    fn new(types: &[ValType]) -> Self {
+        let mut fixed = [ValType::I32; 2];
+        fixed[..types.len()].copy_from_slice(types);
+        Operands { types: fixed, len: types.len() }
+    }
+
+    fn as_slice(&self) -> &[ValType] {
+        &self.types[..self.len]
     }
 }
 
