@@ -55,6 +55,8 @@ pub struct Record {
     pub verified: bool,
     pub error: Option<String>,
     pub metrics: ProofMetrics,
+    /// Peak live bytes of the guest's ephemeral heap, and how much of memory 1 it took.
+    pub ephemeral: Option<(u64, u64)>,
 }
 
 impl Record {
@@ -73,6 +75,8 @@ impl Record {
             "memory0_pages": m.memory0_pages,
             "memory1_peak_pages": m.memory1_peak_pages,
             "rss_bytes": m.rss_bytes,
+            "ephemeral_peak_live_bytes": self.ephemeral.map(|e| e.0),
+            "ephemeral_high_water_bytes": self.ephemeral.map(|e| e.1),
         })
     }
 }
@@ -88,6 +92,7 @@ pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Reco
         let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
         reference.set_fail(fail)?;
         let (output, metrics) = reference.prove(u64::from(proof));
+        let ephemeral = output.as_ref().ok().map(|out| (out.ephemeral_peak_live, out.ephemeral_high_water));
         let (verified, error) = match output {
             Ok(out) => match reference.verify(&out.bytes) {
                 Ok(v) => (v, None),
@@ -95,7 +100,7 @@ pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Reco
             },
             Err(e) => (false, Some(format!("{e:#}"))),
         };
-        let record = Record { proof, strategy: args.strategy, ok: error.is_none(), verified, error, metrics };
+        let record = Record { proof, strategy: args.strategy, ok: error.is_none(), verified, error, metrics, ephemeral };
         each(&record);
         records.push(record);
     }
