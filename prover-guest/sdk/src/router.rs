@@ -84,6 +84,21 @@ impl<P: Platform> MultimemAlloc<P> {
         self.platform.proof_active() && PERSISTENT_SCOPE.load(Ordering::Relaxed) == 0
     }
 
+    /// A new object in the memory the mode selects.
+    unsafe fn allocate(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let (p, size, align) = (self.platform, layout.size(), layout.align());
+        self.locked(|persistent| {
+            if !self.routes_to_ephemeral() {
+                return if zeroed { persistent.calloc(size, align) } else { persistent.malloc(size, align) };
+            }
+            let ptr = if zeroed { Ephemeral::calloc(p, size, align) } else { Ephemeral::malloc(p, size, align) };
+            if !ptr.is_null() {
+                self.count(size, 0);
+            }
+            ptr
+        })
+    }
+
     fn locked<R>(&self, f: impl FnOnce(&mut Dlmalloc) -> R) -> R {
         while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             core::hint::spin_loop();
@@ -96,33 +111,11 @@ impl<P: Platform> MultimemAlloc<P> {
 
 unsafe impl<P: Platform> GlobalAlloc for MultimemAlloc<P> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = self.platform;
-        self.locked(|persistent| {
-            if self.routes_to_ephemeral() {
-                let ptr = Ephemeral::malloc(p, layout.size(), layout.align());
-                if !ptr.is_null() {
-                    self.count(layout.size(), 0);
-                }
-                ptr
-            } else {
-                persistent.malloc(layout.size(), layout.align())
-            }
-        })
+        self.allocate(layout, false)
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = self.platform;
-        self.locked(|persistent| {
-            if self.routes_to_ephemeral() {
-                let ptr = Ephemeral::calloc(p, layout.size(), layout.align());
-                if !ptr.is_null() {
-                    self.count(layout.size(), 0);
-                }
-                ptr
-            } else {
-                persistent.calloc(layout.size(), layout.align())
-            }
-        })
+        self.allocate(layout, true)
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
