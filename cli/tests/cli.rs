@@ -47,6 +47,8 @@ fn bad_inputs_are_refused_with_a_reason() {
     refuses(&write("memory64.wasm", &wat("(module (memory i64 1))")), &[], "memory64");
     refuses(&write("two.wasm", &wat("(module (memory 1) (memory 1))")), &[], "2 memories");
     refuses(&write("none.wasm", &wat("(module)")), &[], "no memory");
+    let invalid = wat("(module (memory 1) (func (result i32) i32.const 0) (func (result i32)))");
+    refuses(&write("invalid_body.wasm", &invalid), &[], "invalid module: function 1: type mismatch");
     let input = write("good.wasm", &good);
     refuses(&input, &["--split", "0x12345"], "multiple of 64 KiB");
     refuses(&input, &["--opt", "9"], "optimisation level");

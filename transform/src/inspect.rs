@@ -173,7 +173,7 @@ pub fn run(wasm: &[u8]) -> Result<Facts> {
         .map(|(i, _)| *i)
         .or_else(|| mutable_i32_globals.first().copied());
     facts.stack_pointer = sp.map(|index| GlobalFacts { index, name: global_names.get(&index).cloned() });
-    let verdict = crate::check(wasm).and_then(|_| crate::validate(wasm).map_err(|e| anyhow!("{}", e.to_string().replace("invalid output", "invalid module"))));
+    let verdict = crate::check(wasm).and_then(|_| crate::validate(wasm));
     facts.transformable = verdict.is_ok();
     facts.reason = verdict.err().map(|e| format!("{e:#}"));
     Ok(facts)

@@ -146,7 +146,11 @@ fn drop_in_background(module: walrus::Module, input_bytes: usize) {
 pub fn parse(wasm: &[u8]) -> Result<walrus::Module> {
     let mut config = walrus::ModuleConfig::new();
     config.generate_producers_section(false);
-    config.parse(wasm).map_err(|e| anyhow::anyhow!("invalid module: {}", one_line(&e)))
+    config.parse(wasm).map_err(|e| match validate::validate(wasm) {
+        // The validator names the function and offset; walrus may not.
+        Err(precise) => precise,
+        Ok(()) => anyhow::anyhow!("invalid module: {}", one_line(&e)),
+    })
 }
 
 fn one_line(e: &anyhow::Error) -> String {

@@ -1,4 +1,5 @@
-//! The last step: the output must validate before anybody gets it.
+//! The last step: the output must validate before anybody gets it. Also
+//! names the function and offset when an input is invalid.
 
 use anyhow::{anyhow, Result};
 use rayon::prelude::*;
@@ -27,8 +28,8 @@ pub fn validate(wasm: &[u8]) -> Result<()> {
     let mut validator = Validator::new_with_features(features());
     let mut functions = Vec::new();
     for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload.map_err(|e| anyhow!("malformed output: {e}"))?;
-        match validator.payload(&payload).map_err(|e| anyhow!("invalid output: {e}"))? {
+        let payload = payload.map_err(|e| anyhow!("malformed module: {e}"))?;
+        match validator.payload(&payload).map_err(|e| anyhow!("invalid module: {e}"))? {
             ValidPayload::Func(func, body) => functions.push((func, body)),
             ValidPayload::Ok | ValidPayload::End(_) | ValidPayload::Parser(_) => {}
         }
@@ -36,7 +37,7 @@ pub fn validate(wasm: &[u8]) -> Result<()> {
     functions.into_par_iter().try_for_each_init(FuncValidatorAllocations::default, |allocs, (func, body)| {
         let index = func.index;
         let mut v = func.into_validator(std::mem::take(allocs));
-        v.validate(&body).map_err(|e| anyhow!("invalid output: function {index}: {e}"))?;
+        v.validate(&body).map_err(|e| anyhow!("invalid module: function {index}: {e}"))?;
         *allocs = v.into_allocations();
         Ok(())
     })
