@@ -5,17 +5,44 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances; the resolution of proof deadlines.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Concurrent instances (one per live proof or prover) the pool has slots for.
+const POOL_SLOTS: u32 = 128;
+
 /// An engine able to run every strategy: shared memories (memory 0 of the
-/// recreate strategy), multi-memory, and epoch interruption for deadlines.
+/// recreate strategy), multi-memory, epoch interruption for deadlines, and
+/// the pooling allocator, which makes a fresh instance per proof cost a few
+/// microseconds and still gives a dropped memory 1's pages back to the OS.
+///
+/// The pool cannot hold a *defined* shared memory: a threaded guest (whose
+/// memory 1 is shared) needs [`engine_on_demand`].
 pub fn engine() -> Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS)
+        .total_core_instances(POOL_SLOTS)
+        .max_memories_per_module(2)
+        .max_memory_size(1 << 32)
+        .linear_memory_keep_resident(0);
+    let mut config = base_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(Engine::new(&config)?)
+}
+
+/// Like [`engine`] with wasmtime's default (on-demand) allocator: any guest,
+/// threaded ones included; a fresh instance costs tens of microseconds.
+pub fn engine_on_demand() -> Result<Engine> {
+    Ok(Engine::new(&base_config())?)
+}
+
+fn base_config() -> Config {
     let mut config = Config::new();
     config.shared_memory(true).wasm_multi_memory(true).wasm_threads(true).epoch_interruption(true);
-    Ok(Engine::new(&config)?)
+    config
 }
 
 /// Advances `engine`'s epoch every [`EPOCH_TICK`] until dropped.

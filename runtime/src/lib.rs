@@ -28,7 +28,7 @@ mod prover;
 mod session;
 mod strategy;
 
-pub use engine::engine;
+pub use engine::{engine, engine_on_demand};
 pub use metrics::{rss_bytes, ProofMetrics};
 pub use prover::Prover;
 pub use session::Session;
