@@ -1,113 +1,370 @@
-//! `multimem bench`: proof time and memory of each strategy, side by side in one run.
+//! `multimem bench`: every way to get a prover's memory back, side by side in one run.
 //!
-//! Strategies are interleaved proof by proof on the same seeds, so machine
+//! Approaches run interleaved proof by proof on the same seeds, so machine
 //! noise hits all of them alike; ratios are computed within the run.
 
-use std::time::Duration;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
-use multimem_runtime::{Limits, ProofMetrics, Strategy};
+use multimem_runtime::{rss_bytes, Limits, Strategy};
 use serde_json::json;
 
 use crate::reference::Reference;
 
+/// How a prover gets its memory back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Approach {
+    /// One of the runtime's strategies (baseline, recreate, in-place).
+    Runtime(Strategy),
+    /// Untransformed; a new instance per proof with setup replayed.
+    Proxy,
+    /// A child `multimem prove` process per proof, setup done in the child.
+    Process,
+    /// fork() of a process that has done setup, one child per proof (Unix).
+    Fork,
+}
+
+impl Approach {
+    pub const ALL: [Approach; 6] = [
+        Approach::Runtime(Strategy::Baseline),
+        Approach::Runtime(Strategy::Recreate),
+        Approach::Runtime(Strategy::InPlace),
+        Approach::Proxy,
+        Approach::Process,
+        Approach::Fork,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Approach::Runtime(s) => s.name(),
+            Approach::Proxy => "proxy",
+            Approach::Process => "process",
+            Approach::Fork => "fork",
+        }
+    }
+}
+
+impl std::fmt::Display for Approach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Approach {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Approach::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
+            format!("unknown approach `{s}` (expected baseline, recreate, in-place, proxy, process or fork)")
+        })
+    }
+}
+
 #[derive(Parser, Clone, Debug)]
 pub struct Args {
     /// Circuit sizes (constraints), comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [1u32 << 10, 1 << 12, 1 << 14])]
+    #[arg(long, value_delimiter = ',', default_values_t = [1u32 << 10, 1 << 12, 1 << 14, 1 << 16])]
     pub sizes: Vec<u32>,
-    /// Proofs per strategy and size.
+    /// Proofs per approach and size.
     #[arg(long, default_value_t = 5)]
     pub proofs: u32,
-    /// Strategies to compare, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = Strategy::ALL.to_vec())]
-    pub strategies: Vec<Strategy>,
-    /// One JSON object per strategy and size instead of a table.
+    /// Approaches to compare, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = Approach::ALL.to_vec())]
+    pub approaches: Vec<Approach>,
+    /// Bytes each proof leaks (the leak workload).
+    #[arg(long, default_value_t = 0)]
+    pub leak: u32,
+    /// Every M-th proof traps part-way (the trap workload).
+    #[arg(long, value_name = "M")]
+    pub fail_every: Option<u32>,
+    /// One JSON object per approach and size instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write an SVG plot of RSS against proof number (largest size) to this file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// The `multimem` executable the process approach spawns (default: this one).
+    #[arg(long, hide = true)]
+    pub exe: Option<PathBuf>,
 }
 
-/// Summary of one strategy at one size.
+/// One proof as measured under one approach.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sample {
+    pub ok: bool,
+    pub verified: bool,
+    pub wall: Duration,
+    /// Getting a fresh prover: memory 1 created and dropped, an instance with
+    /// setup replayed, a process spawned and set up, or a fork.
+    pub fresh: Duration,
+    pub memory0_pages: u64,
+    pub memory1_peak_pages: u64,
+    /// RSS after the proof, of the process that ran it.
+    pub rss_bytes: u64,
+}
+
+/// Summary of one approach at one size.
 #[derive(Clone, Debug)]
 pub struct Summary {
-    pub strategy: Strategy,
+    pub approach: Approach,
     pub constraints: u32,
-    pub proofs: Vec<ProofMetrics>,
-    pub median_wall: Duration,
+    pub samples: Vec<Sample>,
     /// Median proof time over the baseline's, when the baseline ran.
     pub ratio: Option<f64>,
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
-/// Runs the benchmark and returns one summary per strategy and size.
+/// A prover under one approach at one size.
+enum Runner {
+    InProcess(Reference),
+    Proxy(Reference),
+    Process { exe: PathBuf },
+    Fork(Reference),
+}
+
+impl Runner {
+    fn new(engine: &wasmtime::Engine, approach: Approach, constraints: u32, args: &Args) -> Result<Runner> {
+        let loaded = |strategy| -> Result<Reference> {
+            let mut r = Reference::load(engine, strategy, Limits::default())?;
+            r.setup(constraints)?;
+            r.set_leak(args.leak)?;
+            Ok(r)
+        };
+        Ok(match approach {
+            Approach::Runtime(strategy) => Runner::InProcess(loaded(strategy)?),
+            Approach::Proxy => Runner::Proxy(loaded(Strategy::Baseline)?),
+            Approach::Fork => Runner::Fork(loaded(Strategy::Baseline)?),
+            Approach::Process => Runner::Process {
+                exe: match &args.exe {
+                    Some(exe) => exe.clone(),
+                    None => std::env::current_exe().context("locating the multimem executable")?,
+                },
+            },
+        })
+    }
+
+    fn prove(&mut self, seed: u64, fail: bool, constraints: u32, args: &Args) -> Result<Sample> {
+        match self {
+            Runner::InProcess(r) => in_process(r, seed, fail),
+            Runner::Proxy(r) => {
+                let start = Instant::now();
+                r.restart()?;
+                r.setup(constraints)?;
+                r.set_leak(args.leak)?;
+                let fresh = start.elapsed();
+                Ok(Sample { fresh, ..in_process(r, seed, fail)? })
+            }
+            Runner::Process { exe } => in_child_process(exe, seed, fail, constraints, args.leak),
+            Runner::Fork(r) => in_fork(r, seed, fail),
+        }
+    }
+}
+
+fn in_process(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {
+    r.set_fail(fail)?;
+    let (output, m) = r.prove(seed);
+    let verified = match &output {
+        Ok(out) => r.verify(&out.bytes)?,
+        Err(_) => false,
+    };
+    Ok(Sample {
+        ok: output.is_ok(),
+        verified,
+        wall: m.wall,
+        fresh: m.reset(),
+        memory0_pages: m.memory0_pages,
+        memory1_peak_pages: m.memory1_peak_pages,
+        rss_bytes: m.rss_bytes,
+    })
+}
+
+/// One `multimem prove --proofs 1` child; its setup counts as the fresh-prover cost.
+fn in_child_process(exe: &PathBuf, seed: u64, fail: bool, constraints: u32, leak: u32) -> Result<Sample> {
+    let start = Instant::now();
+    let mut command = Command::new(exe);
+    command.args(["prove", "--strategy", "baseline", "--json", "--proofs", "1"]);
+    command.args(["--constraints", &constraints.to_string(), "--leak", &leak.to_string(), "--seed", &seed.to_string()]);
+    if fail {
+        command.args(["--fail-every", "1"]);
+    }
+    let out = command.output().with_context(|| format!("spawning {}", exe.display()))?;
+    let total = start.elapsed();
+    ensure!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading the child's JSON")?;
+    let wall = Duration::from_secs_f64(record["wall_ms"].as_f64().unwrap_or(0.0) / 1e3);
+    Ok(Sample {
+        ok: record["ok"].as_bool().unwrap_or(false),
+        verified: record["verified"].as_bool().unwrap_or(false),
+        wall,
+        fresh: total.saturating_sub(wall),
+        memory0_pages: record["memory0_pages"].as_u64().unwrap_or(0),
+        memory1_peak_pages: 0,
+        rss_bytes: record["rss_bytes"].as_u64().unwrap_or(0),
+    })
+}
+
+/// fork() a child that proves once and reports through a pipe; the parent keeps its state.
+#[cfg(unix)]
+fn in_fork(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {
+    let mut fds = [0; 2];
+    // SAFETY: plain pipe(2).
+    ensure!(unsafe { libc::pipe(fds.as_mut_ptr()) } == 0, "pipe failed");
+    let forked = Instant::now();
+    // SAFETY: the child only runs the prover (no other thread's locks are needed: the
+    // runtime starts no threads without a deadline) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let fresh = forked.elapsed();
+        let line = match in_process(r, seed, fail) {
+            Ok(s) => format!("{} {} {} {} {} {}", s.ok, s.verified, s.wall.as_nanos(), fresh.as_nanos(), s.memory0_pages, rss_bytes()),
+            Err(e) => format!("error {e:#}"),
+        };
+        // SAFETY: writing our own buffer to our own pipe, then leaving without unwinding.
+        unsafe {
+            libc::write(fds[1], line.as_ptr().cast(), line.len());
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closing our copy of the write end.
+    unsafe { libc::close(fds[1]) };
+    ensure!(pid > 0, "fork failed");
+    let mut report = String::new();
+    // SAFETY: fds[0] is ours; File takes it over and closes it.
+    let mut reader = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+    reader.read_to_string(&mut report)?;
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let f: Vec<&str> = report.split(' ').collect();
+    if f.len() != 6 || f[0] == "error" {
+        bail!("forked child: {report}");
+    }
+    let nanos = |s: &str| Duration::from_nanos(s.parse().unwrap_or(0));
+    Ok(Sample {
+        ok: f[0] == "true",
+        verified: f[1] == "true",
+        wall: nanos(f[2]),
+        fresh: nanos(f[3]),
+        memory0_pages: f[4].parse().unwrap_or(0),
+        memory1_peak_pages: 0,
+        rss_bytes: f[5].parse().unwrap_or(0),
+    })
+}
+
+#[cfg(not(unix))]
+fn in_fork(_: &mut Reference, _: u64, _: bool) -> Result<Sample> {
+    bail!("fork needs a Unix host")
+}
+
+/// Runs the benchmark and returns one summary per approach and size.
 pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summary>> {
-    ensure!(args.proofs > 0 && !args.strategies.is_empty(), "nothing to measure");
+    ensure!(args.proofs > 0 && !args.approaches.is_empty(), "nothing to measure");
     let engine = multimem_runtime::engine()?;
     let mut summaries = Vec::new();
     for &constraints in &args.sizes {
-        let mut provers = Vec::new();
-        for &strategy in &args.strategies {
-            let mut reference = Reference::load(&engine, strategy, Limits::default())?;
-            reference.setup(constraints)?;
-            provers.push((strategy, reference, Vec::new()));
+        let mut runners = Vec::new();
+        for &approach in &args.approaches {
+            progress(&format!("2^{:.0} constraints: setting up {approach}", (constraints as f64).log2()));
+            runners.push((approach, Runner::new(&engine, approach, constraints, args)?, Vec::new()));
         }
         for proof in 1..=args.proofs {
             progress(&format!("2^{:.0} constraints: proof {proof}/{}", (constraints as f64).log2(), args.proofs));
-            let mut first: Option<Vec<u8>> = None;
-            for (strategy, reference, metrics) in &mut provers {
-                let (output, m) = reference.prove(u64::from(proof));
-                let bytes = output?.bytes;
-                // Every strategy proves the same statement with the same randomness.
-                match &first {
-                    None => first = Some(bytes),
-                    Some(f) => ensure!(*f == bytes, "{} gave different proof bytes", strategy.name()),
-                }
-                metrics.push(m);
+            let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
+            for (_, runner, samples) in &mut runners {
+                samples.push(runner.prove(u64::from(proof), fail, constraints, args)?);
             }
         }
-        let baseline = provers.iter().find(|p| p.0 == Strategy::Baseline).map(|p| median(p.2.iter().map(|m| m.wall).collect()));
-        for (strategy, _, metrics) in provers {
-            let median_wall = median(metrics.iter().map(|m| m.wall).collect());
-            let ratio = baseline.map(|b| median_wall.as_secs_f64() / b.as_secs_f64());
-            summaries.push(Summary { strategy, constraints, proofs: metrics, median_wall, ratio });
+        let baseline = runners
+            .iter()
+            .find(|r| r.0 == Approach::Runtime(Strategy::Baseline))
+            .map(|r| median(r.2.iter().filter(|s| s.ok).map(|s| s.wall).collect()));
+        for (approach, _, samples) in runners {
+            let mut summary = Summary { approach, constraints, samples, ratio: None };
+            summary.ratio = baseline.map(|b| summary.median_wall().as_secs_f64() / b.as_secs_f64());
+            summaries.push(summary);
         }
     }
     Ok(summaries)
 }
 
 impl Summary {
-    fn median_of(&self, f: impl Fn(&ProofMetrics) -> Duration) -> Duration {
-        median(self.proofs.iter().map(f).collect())
+    pub fn median_wall(&self) -> Duration {
+        median(self.samples.iter().filter(|s| s.ok).map(|s| s.wall).collect())
     }
 
     pub fn to_json(&self) -> serde_json::Value {
-        let last = self.proofs.last().copied().unwrap_or_default();
-        let walls: Vec<f64> = self.proofs.iter().map(|m| m.wall.as_secs_f64() * 1e3).collect();
+        let ok: Vec<&Sample> = self.samples.iter().filter(|s| s.ok).collect();
+        let walls: Vec<f64> = ok.iter().map(|s| s.wall.as_secs_f64() * 1e3).collect();
+        let last = self.samples.last().copied().unwrap_or_default();
         json!({
-            "strategy": self.strategy.name(),
+            "approach": self.approach.name(),
             "constraints": self.constraints,
-            "proofs": self.proofs.len(),
-            "median_wall_ms": self.median_wall.as_secs_f64() * 1e3,
+            "proofs": self.samples.len(),
+            "ok": ok.len(),
+            "verified": self.samples.iter().filter(|s| s.verified).count(),
+            "median_wall_ms": self.median_wall().as_secs_f64() * 1e3,
             "min_wall_ms": walls.iter().cloned().fold(f64::INFINITY, f64::min),
             "max_wall_ms": walls.iter().cloned().fold(0.0, f64::max),
             "ratio_to_baseline": self.ratio,
-            "median_create_us": self.median_of(|m| m.create).as_secs_f64() * 1e6,
-            "median_drop_us": self.median_of(|m| m.drop).as_secs_f64() * 1e6,
+            "median_fresh_us": median(self.samples.iter().map(|s| s.fresh).collect()).as_secs_f64() * 1e6,
             "memory0_pages": last.memory0_pages,
-            "memory1_peak_pages": last.memory1_peak_pages,
-            "rss_bytes": last.rss_bytes,
+            "memory1_peak_pages": self.samples.iter().map(|s| s.memory1_peak_pages).max().unwrap_or(0),
+            "rss_bytes_last": last.rss_bytes,
+            "rss_bytes_peak": self.samples.iter().map(|s| s.rss_bytes).max().unwrap_or(0),
+            "rss_bytes": self.samples.iter().map(|s| s.rss_bytes).collect::<Vec<_>>(),
         })
     }
 }
 
+/// RSS per proof at the largest size, each approach in a process of its own:
+/// in-process approaches share this process, so their RSS column cannot tell
+/// them apart. Runtime strategies rerun as `multimem prove` children; the
+/// process and fork approaches already measured their children.
+fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u64>)>> {
+    let size = args.sizes.iter().copied().max().unwrap_or(0);
+    let exe = match &args.exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe()?,
+    };
+    let mut series = Vec::new();
+    for s in summaries.iter().filter(|s| s.constraints == size) {
+        let rss = match s.approach {
+            Approach::Runtime(strategy) => {
+                let mut command = Command::new(&exe);
+                command.args(["prove", "--json", "--strategy", strategy.name()]);
+                command.args(["--constraints", &size.to_string(), "--proofs", &args.proofs.to_string(), "--leak", &args.leak.to_string()]);
+                if let Some(m) = args.fail_every {
+                    command.args(["--fail-every", &m.to_string()]);
+                }
+                let out = command.output().context("running a `multimem prove` child")?;
+                ensure!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(|l| serde_json::from_str::<serde_json::Value>(l).map(|v| v["rss_bytes"].as_u64().unwrap_or(0)))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            Approach::Process | Approach::Fork => s.samples.iter().map(|x| x.rss_bytes).collect(),
+            Approach::Proxy => continue,
+        };
+        series.push((s.approach.name().to_owned(), rss));
+    }
+    Ok(series)
+}
+
 pub fn run(args: &Args) -> Result<()> {
-    let summaries = measure(args, |p| eprint!("\r{p}   "))?;
+    let summaries = measure(args, |p| eprint!("\r{p:<60}"))?;
     eprintln!();
+    if let Some(path) = &args.plot {
+        let series = isolated_rss(args, &summaries)?;
+        std::fs::write(path, crate::plot::rss_svg(&series)).with_context(|| format!("writing {}", path.display()))?;
+    }
     if args.json {
         for s in &summaries {
             println!("{}", s.to_json());
@@ -115,23 +372,24 @@ pub fn run(args: &Args) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<10} {:>11} {:>10} {:>9} {:>10} {:>10} {:>9} {:>10} {:>9}",
-        "strategy", "constraints", "proof ms", "ratio", "create us", "drop us", "mem0 MiB", "mem1 MiB", "RSS MiB"
+        "{:<9} {:>11} {:>6} {:>10} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9}",
+        "approach", "constraints", "ok", "proof ms", "ratio", "fresh us", "mem0 MiB", "mem1 MiB", "RSS MiB", "peak MiB"
     );
     for s in &summaries {
         let j = s.to_json();
         let mib = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0) / 1048576.0;
         println!(
-            "{:<10} {:>11} {:>10.1} {:>9} {:>10.1} {:>10.1} {:>9.1} {:>10.1} {:>9.1}",
-            s.strategy.name(),
+            "{:<9} {:>11} {:>6} {:>10.1} {:>7} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            s.approach.name(),
             s.constraints,
-            s.median_wall.as_secs_f64() * 1e3,
+            format!("{}/{}", j["ok"], j["proofs"]),
+            s.median_wall().as_secs_f64() * 1e3,
             s.ratio.map_or("-".into(), |r| format!("{r:.3}")),
-            j["median_create_us"].as_f64().unwrap_or(0.0),
-            j["median_drop_us"].as_f64().unwrap_or(0.0),
+            j["median_fresh_us"].as_f64().unwrap_or(0.0),
             mib(&j["memory0_pages"]) * 65536.0,
             mib(&j["memory1_peak_pages"]) * 65536.0,
-            mib(&j["rss_bytes"]),
+            mib(&j["rss_bytes_last"]),
+            mib(&j["rss_bytes_peak"]),
         );
     }
     Ok(())

@@ -4,6 +4,8 @@ pub mod transform_cmd;
 #[cfg(feature = "prove")]
 pub mod bench_cmd;
 #[cfg(feature = "prove")]
+mod plot;
+#[cfg(feature = "prove")]
 pub mod prove_cmd;
 #[cfg(feature = "prove")]
 pub mod reference;

@@ -29,6 +29,9 @@ pub struct Args {
     /// Maximum size of memory 1 in MiB.
     #[arg(long, value_name = "MIB")]
     pub max_memory1: Option<u64>,
+    /// Seed of the first proof (later proofs count up from it).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
     /// Per-proof deadline in milliseconds.
     #[arg(long, value_name = "MS")]
     pub deadline: Option<u64>,
@@ -91,7 +94,7 @@ pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Reco
     for proof in 1..=args.proofs {
         let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
         reference.set_fail(fail)?;
-        let (output, metrics) = reference.prove(u64::from(proof));
+        let (output, metrics) = reference.prove(args.seed + u64::from(proof) - 1);
         let ephemeral = output.as_ref().ok().map(|out| (out.ephemeral_peak_live, out.ephemeral_high_water));
         let (verified, error) = match output {
             Ok(out) => match reference.verify(&out.bytes) {
@@ -158,6 +161,7 @@ pub fn demo() -> Result<()> {
         fail_every: Some(4),
         max_memory1: None,
         deadline: None,
+        seed: 1,
         json: false,
     };
     println!("multimem demo: reference Groth16 prover (BN254, 2^12 constraints), 12 proofs,");

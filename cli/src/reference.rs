@@ -48,6 +48,11 @@ impl Reference {
         &mut self.prover
     }
 
+    /// A fresh instance with nothing set up (baseline and in-place only).
+    pub fn restart(&mut self) -> Result<()> {
+        self.prover.restart()
+    }
+
     /// Generates (or selects) the keys for `constraints` constraints, in memory 0.
     pub fn setup(&mut self, constraints: u32) -> Result<()> {
         let status = self.prover.call("setup", &[Val::I32(constraints as i32)])?[0].unwrap_i32();

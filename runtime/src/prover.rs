@@ -30,8 +30,8 @@ enum Backend<T: 'static> {
     /// A Store per call against a shared memory 0; `carried` are the mutable
     /// globals as the last successful call left them.
     Recreate { pre: InstancePre<T>, memory0: SharedMemory, carried: Option<Vec<Val>> },
-    /// One Store and instance for the prover's life.
-    Single { store: Store<T>, instance: Instance, memory0: Memory, memory1: Option<Memory> },
+    /// One Store and instance for the prover's life (until [`Prover::restart`]).
+    Single { store: Store<T>, instance: Instance, memory0: Memory, memory1: Option<Memory>, module: Module, linker: Linker<T> },
 }
 
 impl<T: Default + Send + 'static> Prover<T> {
@@ -84,6 +84,11 @@ impl<T: Default + Send + 'static> Prover<T> {
 
     fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8]) -> Result<(Backend<T>, Globals)> {
         let module = Module::new(engine, wasm).map_err(anyhow::Error::from).context("compiling the module")?;
+        let globals = Globals::of(&module);
+        Ok((Self::instantiate_single(engine, linker.clone(), module)?, globals))
+    }
+
+    fn instantiate_single(engine: &Engine, linker: Linker<T>, module: Module) -> Result<Backend<T>> {
         let mut store = Store::new(engine, T::default());
         store.set_epoch_deadline(u64::MAX / 2);
         let instance = linker.instantiate(&mut store, &module).map_err(|e| crate::session::call_error("start", e))?;
@@ -92,7 +97,20 @@ impl<T: Default + Send + 'static> Prover<T> {
             None => first_exported_memory(&mut store, instance).context("the module exports no memory")?,
         };
         let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
-        Ok((Backend::Single { store, instance, memory0, memory1 }, Globals::of(&module)))
+        Ok(Backend::Single { store, instance, memory0, memory1, module, linker })
+    }
+
+    /// Throws the instance away and starts a fresh one from the compiled
+    /// module: memory 0 and all state go, so setup must run again. This is
+    /// the "replay setup" workaround multimem replaces, kept for comparison;
+    /// the in-place and baseline strategies only.
+    pub fn restart(&mut self) -> Result<()> {
+        let Backend::Single { module, linker, .. } = &self.backend else {
+            bail!("restart applies to the in-place and baseline strategies");
+        };
+        let (module, linker) = (module.clone(), linker.clone());
+        self.backend = Self::instantiate_single(&self.engine, linker, module)?;
+        Ok(())
     }
 
     pub fn strategy(&self) -> Strategy {
@@ -167,7 +185,7 @@ impl<T: Default + Send + 'static> Prover<T> {
                 metrics.drop = dropped.elapsed();
                 result
             }
-            Backend::Single { store, instance, memory0, memory1 } => {
+            Backend::Single { store, instance, memory0, memory1, .. } => {
                 let instance = *instance;
                 store.set_epoch_deadline(ticks);
                 let before = self.globals.capture(store, instance);

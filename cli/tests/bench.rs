@@ -1,0 +1,28 @@
+//! `multimem bench` on a tiny configuration: every approach runs and its records agree.
+
+use std::process::Command;
+
+#[test]
+fn every_approach_runs_and_reports_consistently() {
+    let plot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("rss.svg");
+    let out = Command::new(env!("CARGO_BIN_EXE_multimem"))
+        .args(["bench", "--sizes", "256", "--proofs", "3", "--fail-every", "3", "--json", "--plot"])
+        .arg(&plot)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let names: Vec<&str> = records.iter().map(|r| r["approach"].as_str().unwrap()).collect();
+    assert_eq!(names, ["baseline", "recreate", "in-place", "proxy", "process", "fork"]);
+    for r in &records {
+        assert_eq!(r["proofs"], 3, "{r}");
+        assert_eq!(r["ok"], 2, "the third proof traps under every approach: {r}");
+        assert_eq!(r["verified"], 2, "{r}");
+        assert!(r["median_wall_ms"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    assert_eq!(records[0]["ratio_to_baseline"], 1.0);
+    assert!(records[1]["memory1_peak_pages"].as_u64().unwrap() > 0, "recreate proves in memory 1");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 5, "one line per approach but proxy");
+}
