@@ -26,6 +26,13 @@ pub const CORPUS: &[Entry] = &[
         imported_shared_memory: true,
     },
     Entry {
+        name: "oxc_parser",
+        producer: "rustc (napi-rs, wasm32-wasip1-threads), +simd128,+atomics,+bulk-memory",
+        url: "https://registry.npmjs.org/@oxc-parser/binding-wasm32-wasi/-/binding-wasm32-wasi-0.156.0.tgz",
+        member: "package/parser.wasm32-wasi.wasm",
+        imported_shared_memory: true,
+    },
+    Entry {
         name: "swc",
         producer: "rustc + wasm-bindgen (swc)",
         url: "https://registry.npmjs.org/@swc/wasm/-/wasm-1.16.18.tgz",

@@ -1,4 +1,4 @@
-//! Real inputs: rustc (with and without threads), wasm-bindgen, clang/wasi-sdk
+//! Real inputs: rustc (with and without threads and SIMD), wasm-bindgen, clang/wasi-sdk
 //! and emscripten modules, up to 20 MB, some importing a shared memory 0 with
 //! passive data segments. Each transforms, validates (inside `transform`), and
 //! every memory-0 access keeps its original and gains a memory-1 twin
