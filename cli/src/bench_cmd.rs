@@ -324,9 +324,9 @@ impl Summary {
 }
 
 /// RSS per proof at the largest size, each approach in a process of its own:
-/// in-process approaches share this process, so their RSS column cannot tell
-/// them apart. Runtime strategies rerun as `multimem prove` children; the
-/// process and fork approaches already measured their children.
+/// here they share one process (and fork children inherit it), so the table's
+/// RSS cannot tell them apart. Runtime strategies rerun as `multimem prove`
+/// children; process and fork rerun as `multimem bench` children of their own.
 fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u64>)>> {
     let size = args.sizes.iter().copied().max().unwrap_or(0);
     let exe = match &args.exe {
@@ -335,23 +335,29 @@ fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u
     };
     let mut series = Vec::new();
     for s in summaries.iter().filter(|s| s.constraints == size) {
-        let rss = match s.approach {
-            Approach::Runtime(strategy) => {
-                let mut command = Command::new(&exe);
-                command.args(["prove", "--json", "--strategy", strategy.name()]);
-                command.args(["--constraints", &size.to_string(), "--proofs", &args.proofs.to_string(), "--leak", &args.leak.to_string()]);
-                if let Some(m) = args.fail_every {
-                    command.args(["--fail-every", &m.to_string()]);
-                }
-                let out = command.output().context("running a `multimem prove` child")?;
-                ensure!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr).trim());
-                String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .map(|l| serde_json::from_str::<serde_json::Value>(l).map(|v| v["rss_bytes"].as_u64().unwrap_or(0)))
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-            Approach::Process | Approach::Fork => s.samples.iter().map(|x| x.rss_bytes).collect(),
+        let mut command = Command::new(&exe);
+        match s.approach {
+            Approach::Runtime(strategy) => command.args(["prove", "--strategy", strategy.name()]),
+            Approach::Process | Approach::Fork => command.args(["bench", "--approaches", s.approach.name(), "--sizes", &size.to_string()]),
             Approach::Proxy => continue,
+        };
+        command.args(["--json", "--proofs", &args.proofs.to_string(), "--leak", &args.leak.to_string()]);
+        if let Some(m) = args.fail_every {
+            command.args(["--fail-every", &m.to_string()]);
+        }
+        let out = command.output().context("running a `multimem` child")?;
+        ensure!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        let records = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(serde_json::from_str::<serde_json::Value>)
+            .collect::<Result<Vec<_>, _>>()?;
+        let rss = match s.approach {
+            Approach::Runtime(_) => records.iter().map(|r| r["rss_bytes"].as_u64().unwrap_or(0)).collect(),
+            _ => records
+                .first()
+                .and_then(|r| r["rss_bytes"].as_array())
+                .map(|a| a.iter().map(|v| v.as_u64().unwrap_or(0)).collect())
+                .unwrap_or_default(),
         };
         series.push((s.approach.name().to_owned(), rss));
     }
