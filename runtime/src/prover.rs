@@ -204,12 +204,13 @@ impl<T: Default + Send + 'static> Prover<T> {
                     Ok(_) => Ok(()),
                 };
                 let off = if memory1.is_some() { set_proof_active(store, instance, false) } else { Ok(()) };
+                let mut released = Ok(());
                 if let (Some(memory1), true) = (memory1, proof) {
-                    let released = Instant::now();
-                    release_pages(memory1.data_ptr(&*store), memory1.data_size(&*store));
-                    metrics.drop = released.elapsed();
+                    let start = Instant::now();
+                    released = release_pages(memory1.data_ptr(&*store), memory1.data_size(&*store));
+                    metrics.drop = start.elapsed();
                 }
-                result.and_then(|r| restored.and(off).map(|()| r))
+                result.and_then(|r| restored.and(off).and(released).map(|()| r))
             }
         };
         metrics.rss_bytes = rss_bytes();
@@ -238,13 +239,14 @@ fn apply_data(memory0: &SharedMemory, data: &[(u32, Vec<u8>)]) -> Result<()> {
 
 /// Gives memory 1's pages back to the OS; they read as zero afterwards, so the
 /// guest's ephemeral heap starts afresh in the pages memory 1 already has.
-fn release_pages(ptr: *mut u8, len: usize) {
+fn release_pages(ptr: *mut u8, len: usize) -> Result<()> {
     if len == 0 {
-        return;
+        return Ok(());
     }
     // SAFETY: the range is memory 1's private anonymous mapping, and no guest code runs.
     let rc = unsafe { libc::madvise(ptr.cast(), len, libc::MADV_DONTNEED) };
-    assert_eq!(rc, 0, "madvise(MADV_DONTNEED) on memory 1 failed");
+    ensure!(rc == 0, "releasing memory 1's pages: {}", std::io::Error::last_os_error());
+    Ok(())
 }
 
 fn first_exported_memory<T>(store: &mut Store<T>, instance: Instance) -> Option<Memory> {
