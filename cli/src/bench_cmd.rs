@@ -80,6 +80,9 @@ pub struct Args {
     /// Every M-th proof traps part-way (the trap workload).
     #[arg(long, value_name = "M")]
     pub fail_every: Option<u32>,
+    /// Alternate the circuit between N and N/2 constraints from proof to proof (the mixed workload).
+    #[arg(long)]
+    pub mixed: bool,
     /// One JSON object per approach and size instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -152,7 +155,10 @@ impl Runner {
 
     fn prove(&mut self, seed: u64, fail: bool, constraints: u32, args: &Args) -> Result<Sample> {
         match self {
-            Runner::InProcess(r) => in_process(r, seed, fail),
+            Runner::InProcess(r) => {
+                r.setup(constraints)?; // selects the keys; generates them once per size
+                in_process(r, seed, fail)
+            }
             Runner::Proxy(r) => {
                 let start = Instant::now();
                 r.restart()?;
@@ -162,7 +168,10 @@ impl Runner {
                 Ok(Sample { fresh, ..in_process(r, seed, fail)? })
             }
             Runner::Process { exe } => in_child_process(exe, seed, fail, constraints, args.leak),
-            Runner::Fork(r) => in_fork(r, seed, fail),
+            Runner::Fork(r) => {
+                r.setup(constraints)?;
+                in_fork(r, seed, fail)
+            }
         }
     }
 }
@@ -277,8 +286,9 @@ pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summar
         for proof in 1..=args.proofs {
             progress(&format!("2^{:.0} constraints: proof {proof}/{}", (constraints as f64).log2(), args.proofs));
             let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
+            let size = if args.mixed { crate::prove_cmd::mixed_size(constraints, proof) } else { constraints };
             for (_, runner, samples) in &mut runners {
-                samples.push(runner.prove(u64::from(proof), fail, constraints, args)?);
+                samples.push(runner.prove(u64::from(proof), fail, size, args)?);
             }
         }
         let baseline = runners
@@ -344,6 +354,9 @@ fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u
         command.args(["--json", "--proofs", &args.proofs.to_string(), "--leak", &args.leak.to_string()]);
         if let Some(m) = args.fail_every {
             command.args(["--fail-every", &m.to_string()]);
+        }
+        if args.mixed {
+            command.arg("--mixed");
         }
         let out = command.output().context("running a `multimem` child")?;
         ensure!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr).trim());

@@ -26,6 +26,9 @@ pub struct Args {
     /// Make every M-th proof trap part-way (an unsatisfied witness).
     #[arg(long, value_name = "M")]
     pub fail_every: Option<u32>,
+    /// Alternate the circuit between N and N/2 constraints from proof to proof (fragmentation).
+    #[arg(long)]
+    pub mixed: bool,
     /// Maximum size of memory 1 in MiB.
     #[arg(long, value_name = "MIB")]
     pub max_memory1: Option<u64>,
@@ -38,6 +41,11 @@ pub struct Args {
     /// One JSON object per proof per line instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The circuit size of proof `proof` (from 1) in the mixed workload.
+pub fn mixed_size(constraints: u32, proof: u32) -> u32 {
+    if proof % 2 == 0 { constraints / 2 } else { constraints }
 }
 
 impl Args {
@@ -94,6 +102,9 @@ pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Reco
     for proof in 1..=args.proofs {
         let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
         reference.set_fail(fail)?;
+        if args.mixed {
+            reference.setup(mixed_size(args.constraints, proof))?;
+        }
         let (output, metrics) = reference.prove(args.seed + u64::from(proof) - 1);
         let ephemeral = output.as_ref().ok().map(|out| (out.ephemeral_peak_live, out.ephemeral_high_water));
         let (verified, error) = match output {
@@ -159,6 +170,7 @@ pub fn demo() -> Result<()> {
         strategy: Strategy::Baseline,
         leak: 16 << 20,
         fail_every: Some(4),
+        mixed: false,
         max_memory1: None,
         deadline: None,
         seed: 1,

@@ -6,7 +6,7 @@ use std::process::Command;
 fn every_approach_runs_and_reports_consistently() {
     let plot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("rss.svg");
     let out = Command::new(env!("CARGO_BIN_EXE_multimem"))
-        .args(["bench", "--sizes", "256", "--proofs", "3", "--fail-every", "3", "--json", "--plot"])
+        .args(["bench", "--sizes", "256", "--proofs", "3", "--fail-every", "3", "--mixed", "--json", "--plot"])
         .arg(&plot)
         .output()
         .unwrap();
