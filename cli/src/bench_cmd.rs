@@ -80,6 +80,9 @@ pub struct Args {
     /// Every M-th proof traps part-way (the trap workload).
     #[arg(long, value_name = "M")]
     pub fail_every: Option<u32>,
+    /// Cap every prover's memory 0 (and a child process's) at this many MiB, to count proofs until memory runs out.
+    #[arg(long, value_name = "MIB")]
+    pub memory_limit: Option<u64>,
     /// Alternate the circuit between N and N/2 constraints from proof to proof (the mixed workload).
     #[arg(long)]
     pub mixed: bool,
@@ -98,6 +101,8 @@ pub struct Args {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Sample {
     pub ok: bool,
+    /// The failure was the trap workload's, not the prover running out of something.
+    pub injected: bool,
     pub verified: bool,
     pub wall: Duration,
     /// Getting a fresh prover: memory 1 created and dropped, an instance with
@@ -134,8 +139,9 @@ enum Runner {
 
 impl Runner {
     fn new(engine: &wasmtime::Engine, approach: Approach, constraints: u32, args: &Args) -> Result<Runner> {
+        let limits = Limits { memory0_max_bytes: args.memory_limit.map(|m| m << 20), ..Limits::default() };
         let loaded = |strategy| -> Result<Reference> {
-            let mut r = Reference::load(engine, strategy, Limits::default())?;
+            let mut r = Reference::load(engine, strategy, limits)?;
             r.setup(constraints)?;
             r.set_leak(args.leak)?;
             Ok(r)
@@ -167,7 +173,7 @@ impl Runner {
                 let fresh = start.elapsed();
                 Ok(Sample { fresh, ..in_process(r, seed, fail)? })
             }
-            Runner::Process { exe } => in_child_process(exe, seed, fail, constraints, args.leak),
+            Runner::Process { exe } => in_child_process(exe, seed, fail, constraints, args.leak, args.memory_limit),
             Runner::Fork(r) => {
                 r.setup(constraints)?;
                 in_fork(r, seed, fail)
@@ -185,6 +191,7 @@ fn in_process(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {
     };
     Ok(Sample {
         ok: output.is_ok(),
+        injected: false,
         verified,
         wall: m.wall,
         fresh: m.reset(),
@@ -195,11 +202,14 @@ fn in_process(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {
 }
 
 /// One `multimem prove --proofs 1` child; its setup counts as the fresh-prover cost.
-fn in_child_process(exe: &PathBuf, seed: u64, fail: bool, constraints: u32, leak: u32) -> Result<Sample> {
+fn in_child_process(exe: &PathBuf, seed: u64, fail: bool, constraints: u32, leak: u32, memory_limit: Option<u64>) -> Result<Sample> {
     let start = Instant::now();
     let mut command = Command::new(exe);
     command.args(["prove", "--strategy", "baseline", "--json", "--proofs", "1"]);
     command.args(["--constraints", &constraints.to_string(), "--leak", &leak.to_string(), "--seed", &seed.to_string()]);
+    if let Some(mib) = memory_limit {
+        command.args(["--max-memory0", &mib.to_string()]);
+    }
     if fail {
         command.args(["--fail-every", "1"]);
     }
@@ -210,6 +220,7 @@ fn in_child_process(exe: &PathBuf, seed: u64, fail: bool, constraints: u32, leak
     let wall = Duration::from_secs_f64(record["wall_ms"].as_f64().unwrap_or(0.0) / 1e3);
     Ok(Sample {
         ok: record["ok"].as_bool().unwrap_or(false),
+        injected: false,
         verified: record["verified"].as_bool().unwrap_or(false),
         wall,
         fresh: total.saturating_sub(wall),
@@ -258,6 +269,7 @@ fn in_fork(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {
     let nanos = |s: &str| Duration::from_nanos(s.parse().unwrap_or(0));
     Ok(Sample {
         ok: f[0] == "true",
+        injected: false,
         verified: f[1] == "true",
         wall: nanos(f[2]),
         fresh: nanos(f[3]),
@@ -287,8 +299,13 @@ pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summar
             progress(&format!("2^{:.0} constraints: proof {proof}/{}", (constraints as f64).log2(), args.proofs));
             let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
             let size = if args.mixed { crate::prove_cmd::mixed_size(constraints, proof) } else { constraints };
-            for (_, runner, samples) in &mut runners {
-                samples.push(runner.prove(u64::from(proof), fail, size, args)?);
+            for (approach, runner, samples) in &mut runners {
+                // A prover that ran out of memory fails outside the proof too: a failed sample, not the end of the run.
+                let sample = runner.prove(u64::from(proof), fail, size, args).unwrap_or_else(|e| {
+                    eprintln!("\n{approach} proof {proof}: {e:#}");
+                    Sample::default()
+                });
+                samples.push(Sample { injected: fail && !sample.ok, ..sample });
             }
         }
         let baseline = runners
@@ -305,6 +322,12 @@ pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summar
 }
 
 impl Summary {
+    /// Proofs that succeeded before the first failure the trap workload did not cause (all of them if none).
+    pub fn completed_before_failure(&self) -> usize {
+        let end = self.samples.iter().position(|s| !s.ok && !s.injected).unwrap_or(self.samples.len());
+        self.samples[..end].iter().filter(|s| s.ok).count()
+    }
+
     pub fn median_wall(&self) -> Duration {
         median(self.samples.iter().filter(|s| s.ok).map(|s| s.wall).collect())
     }
@@ -319,6 +342,7 @@ impl Summary {
             "proofs": self.samples.len(),
             "ok": ok.len(),
             "verified": self.samples.iter().filter(|s| s.verified).count(),
+            "completed_before_failure": self.completed_before_failure(),
             "median_wall_ms": self.median_wall().as_secs_f64() * 1e3,
             "min_wall_ms": walls.iter().cloned().fold(f64::INFINITY, f64::min),
             "max_wall_ms": walls.iter().cloned().fold(0.0, f64::max),
@@ -358,6 +382,9 @@ fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u
         if args.mixed {
             command.arg("--mixed");
         }
+        if let Some(mib) = args.memory_limit {
+            command.args([if matches!(s.approach, Approach::Runtime(_)) { "--max-memory0" } else { "--memory-limit" }, &mib.to_string()]);
+        }
         let out = command.output().context("running a `multimem` child")?;
         ensure!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr).trim());
         let records = String::from_utf8_lossy(&out.stdout)
@@ -391,17 +418,18 @@ pub fn run(args: &Args) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<9} {:>11} {:>6} {:>10} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9}",
-        "approach", "constraints", "ok", "proof ms", "ratio", "fresh us", "mem0 MiB", "mem1 MiB", "RSS MiB", "peak MiB"
+        "{:<9} {:>11} {:>6} {:>8} {:>10} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9}",
+        "approach", "constraints", "ok", "until", "proof ms", "ratio", "fresh us", "mem0 MiB", "mem1 MiB", "RSS MiB", "peak MiB"
     );
     for s in &summaries {
         let j = s.to_json();
         let mib = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0) / 1048576.0;
         println!(
-            "{:<9} {:>11} {:>6} {:>10.1} {:>7} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            "{:<9} {:>11} {:>6} {:>8} {:>10.1} {:>7} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             s.approach.name(),
             s.constraints,
             format!("{}/{}", j["ok"], j["proofs"]),
+            s.completed_before_failure(),
             s.median_wall().as_secs_f64() * 1e3,
             s.ratio.map_or("-".into(), |r| format!("{r:.3}")),
             j["median_fresh_us"].as_f64().unwrap_or(0.0),

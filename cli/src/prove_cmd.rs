@@ -32,6 +32,9 @@ pub struct Args {
     /// Maximum size of memory 1 in MiB.
     #[arg(long, value_name = "MIB")]
     pub max_memory1: Option<u64>,
+    /// Maximum size of memory 0 in MiB (to see when a leaking prover runs out).
+    #[arg(long, value_name = "MIB")]
+    pub max_memory0: Option<u64>,
     /// Seed of the first proof (later proofs count up from it).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -51,6 +54,7 @@ pub fn mixed_size(constraints: u32, proof: u32) -> u32 {
 impl Args {
     fn limits(&self) -> Limits {
         Limits {
+            memory0_max_bytes: self.max_memory0.map(|m| m << 20),
             memory1_max_bytes: self.max_memory1.map(|m| m << 20),
             deadline: self.deadline.map(Duration::from_millis),
         }
@@ -101,9 +105,14 @@ pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Reco
     let mut records = Vec::new();
     for proof in 1..=args.proofs {
         let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
-        reference.set_fail(fail)?;
-        if args.mixed {
-            reference.setup(mixed_size(args.constraints, proof))?;
+        let size = if args.mixed { mixed_size(args.constraints, proof) } else { args.constraints };
+        // Outside the proof too, a prover whose memory 0 is full fails: record it, keep going.
+        if let Err(e) = reference.set_fail(fail).and_then(|()| reference.setup(size)) {
+            let error = Some(format!("before the proof: {e:#}"));
+            let record = Record { proof, strategy: args.strategy, ok: false, verified: false, error, metrics: ProofMetrics::default(), ephemeral: None };
+            each(&record);
+            records.push(record);
+            continue;
         }
         let (output, metrics) = reference.prove(args.seed + u64::from(proof) - 1);
         let ephemeral = output.as_ref().ok().map(|out| (out.ephemeral_peak_live, out.ephemeral_high_water));
@@ -172,6 +181,7 @@ pub fn demo() -> Result<()> {
         fail_every: Some(4),
         mixed: false,
         max_memory1: None,
+        max_memory0: None,
         deadline: None,
         seed: 1,
         json: false,

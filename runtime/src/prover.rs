@@ -45,34 +45,40 @@ impl<T: Default + Send + 'static> Prover<T> {
             (false, Some(_)) => bail!("the baseline strategy runs the untransformed module; this one is transformed"),
             _ => {}
         }
-        let ephemeral_max_pages = limits.memory1_max_bytes.map(|b| b / multimem_transform::PAGE);
+        let pages = |bytes: Option<u64>| bytes.map(|b| b / multimem_transform::PAGE);
+        let (memory0_max, memory1_max) = (pages(limits.memory0_max_bytes), pages(limits.memory1_max_bytes));
         let mut linker = linker.clone();
         linker.allow_shadowing(true);
         let (backend, globals) = match strategy {
-            Strategy::Recreate => Self::load_recreate(engine, &mut linker, wasm, ephemeral_max_pages)?,
-            Strategy::InPlace => {
-                let wasm = match ephemeral_max_pages {
-                    Some(max) => multimem_transform::limit_ephemeral::run(wasm, max)?,
-                    None => wasm.to_vec(),
-                };
+            Strategy::Recreate => Self::load_recreate(engine, &mut linker, wasm, memory0_max, memory1_max)?,
+            Strategy::InPlace | Strategy::Baseline => {
+                let mut wasm = wasm.to_vec();
+                for (index, max) in [(0, memory0_max), (1, memory1_max.filter(|_| strategy.transformed()))] {
+                    if let Some(max) = max {
+                        wasm = multimem_transform::limit_memory::run(&wasm, index, max)?;
+                    }
+                }
+                if strategy == Strategy::Baseline {
+                    define_untransformed_answers(&mut linker)?;
+                }
                 Self::load_single(engine, &linker, &wasm)?
-            }
-            Strategy::Baseline => {
-                define_untransformed_answers(&mut linker)?;
-                Self::load_single(engine, &linker, wasm)?
             }
         };
         let ticker = limits.deadline.map(|_| EpochTicker::start(engine));
         Ok(Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker })
     }
 
-    fn load_recreate(engine: &Engine, linker: &mut Linker<T>, wasm: &[u8], max: Option<u64>) -> Result<(Backend<T>, Globals)> {
-        let per_proof = multimem_transform::persistent_import::run(wasm, max)?;
+    fn load_recreate(
+        engine: &Engine,
+        linker: &mut Linker<T>,
+        wasm: &[u8],
+        memory0_max: Option<u64>,
+        memory1_max: Option<u64>,
+    ) -> Result<(Backend<T>, Globals)> {
+        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
         let module = Module::new(engine, &per_proof.wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
-        let ty = MemoryType::shared(
-            u32::try_from(per_proof.memory0_initial_pages)?,
-            u32::try_from(per_proof.memory0_maximum_pages)?,
-        );
+        let maximum = memory0_max.map_or(per_proof.memory0_maximum_pages, |m| m.min(per_proof.memory0_maximum_pages));
+        let ty = MemoryType::shared(u32::try_from(per_proof.memory0_initial_pages)?, u32::try_from(maximum)?);
         let memory0 = SharedMemory::new(engine, ty).map_err(anyhow::Error::from).context("creating memory 0")?;
         apply_data(&memory0, &per_proof.data)?;
         let (import_module, import_name) = &per_proof.memory0_import;

@@ -53,6 +53,9 @@ impl std::str::FromStr for Strategy {
 pub struct Limits {
     /// Maximum size of memory 1 in bytes (rounded down to pages); growing past it fails like out of memory.
     pub memory1_max_bytes: Option<u64>,
+    /// Maximum size of memory 0 in bytes (rounded down to pages): how far the
+    /// prover's persistent state may grow, for runs that show when memory runs out.
+    pub memory0_max_bytes: Option<u64>,
     /// Wall-clock time after which a call traps (epoch interruption, 10 ms resolution).
     pub deadline: Option<Duration>,
 }

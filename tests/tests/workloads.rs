@@ -4,7 +4,7 @@ use multimem::prove_cmd::{run_proofs, Args, Record};
 use multimem_runtime::Strategy;
 
 fn args(strategy: Strategy, proofs: u32, leak: u32, fail_every: Option<u32>) -> Args {
-    Args { constraints: 1 << 10, proofs, strategy, leak, fail_every, mixed: false, max_memory1: None, deadline: None, seed: 1, json: false }
+    Args { constraints: 1 << 10, proofs, strategy, leak, fail_every, mixed: false, max_memory1: None, max_memory0: None, deadline: None, seed: 1, json: false }
 }
 
 fn memory0_bytes(records: &[Record]) -> (u64, u64) {
@@ -52,11 +52,18 @@ fn traps_are_contained_under_recreate() -> anyhow::Result<()> {
 }
 
 #[test]
-fn memory1_limit_and_deadline_are_errors_not_crashes() -> anyhow::Result<()> {
+fn limits_and_deadline_are_errors_not_crashes() -> anyhow::Result<()> {
     // A proof that needs more than 1 MiB of memory 1 fails as out of memory; the next one, unlimited, works.
     let limited = Args { max_memory1: Some(1), constraints: 1 << 12, ..args(Strategy::Recreate, 2, 0, None) };
     let records = run_proofs(&limited, |_| {})?;
     assert!(records.iter().all(|r| !r.ok), "{:?}", records[0].error);
+
+    // A leaking baseline with memory 0 capped runs out after a few proofs; recreate never does.
+    let capped = |strategy| Args { max_memory0: Some(64), ..args(strategy, 6, 16 << 20, None) };
+    let baseline = run_proofs(&capped(Strategy::Baseline), |_| {})?;
+    let completed = baseline.iter().take_while(|r| r.ok).count();
+    assert!((1..6).contains(&completed), "baseline completed {completed} of 6 proofs with memory 0 capped");
+    assert!(run_proofs(&capped(Strategy::Recreate), |_| {})?.iter().all(|r| r.verified));
 
     let deadline = Args { deadline: Some(1), ..args(Strategy::Recreate, 1, 0, None) };
     let records = run_proofs(&deadline, |_| {})?;

@@ -22,7 +22,7 @@ mod check;
 mod dispatch;
 mod export_host;
 pub mod inspect;
-pub mod limit_ephemeral;
+pub mod limit_memory;
 #[cfg(feature = "opt")]
 pub mod opt;
 pub mod persistent_import;

@@ -64,7 +64,7 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
     m0.shared = true;
     let (initial, maximum) = (m0.initial, m0.maximum.context("memory 0 has no maximum")?);
     if let Some(max) = ephemeral_max_pages {
-        crate::limit_ephemeral::cap(&mut module, max)?;
+        crate::limit_memory::cap(&mut module, 1, max)?;
     }
     Ok(PerProofModule {
         wasm: module.emit_wasm(),
