@@ -89,7 +89,7 @@ pub struct Args {
     /// One JSON object per approach and size instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Write an SVG plot of RSS against proof number (largest size) to this file.
+    /// Write a plot of RSS against proof number (largest size) to this file: SVG, or PNG for a `.png` name.
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// The `multimem` executable the process approach spawns (default: this one).
@@ -409,7 +409,7 @@ pub fn run(args: &Args) -> Result<()> {
     eprintln!();
     if let Some(path) = &args.plot {
         let series = isolated_rss(args, &summaries)?;
-        std::fs::write(path, crate::plot::rss_svg(&series)).with_context(|| format!("writing {}", path.display()))?;
+        crate::plot::write(path, &series)?;
     }
     if args.json {
         for s in &summaries {
