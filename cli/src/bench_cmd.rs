@@ -360,7 +360,7 @@ impl Summary {
 /// RSS per proof at the largest size, each approach in a process of its own:
 /// here they share one process (and fork children inherit it), so the table's
 /// RSS cannot tell them apart. Runtime strategies rerun as `multimem prove`
-/// children; process and fork rerun as `multimem bench` children of their own.
+/// children; proxy, process and fork as `multimem bench` children of their own.
 fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u64>)>> {
     let size = args.sizes.iter().copied().max().unwrap_or(0);
     let exe = match &args.exe {
@@ -372,8 +372,7 @@ fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u
         let mut command = Command::new(&exe);
         match s.approach {
             Approach::Runtime(strategy) => command.args(["prove", "--strategy", strategy.name()]),
-            Approach::Process | Approach::Fork => command.args(["bench", "--approaches", s.approach.name(), "--sizes", &size.to_string()]),
-            Approach::Proxy => continue,
+            _ => command.args(["bench", "--approaches", s.approach.name(), "--sizes", &size.to_string()]),
         };
         command.args(["--json", "--proofs", &args.proofs.to_string(), "--leak", &args.leak.to_string()]);
         if let Some(m) = args.fail_every {

@@ -24,5 +24,5 @@ fn every_approach_runs_and_reports_consistently() {
     assert_eq!(records[0]["ratio_to_baseline"], 1.0);
     assert!(records[1]["memory1_peak_pages"].as_u64().unwrap() > 0, "recreate proves in memory 1");
     let svg = std::fs::read_to_string(&plot).unwrap();
-    assert_eq!(svg.matches("<polyline").count(), 5, "one line per approach but proxy");
+    assert_eq!(svg.matches("<polyline").count(), 6, "one line per approach");
 }
