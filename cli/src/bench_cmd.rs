@@ -162,7 +162,7 @@ impl Runner {
     fn prove(&mut self, seed: u64, fail: bool, constraints: u32, args: &Args) -> Result<Sample> {
         match self {
             Runner::InProcess(r) => {
-                r.setup(constraints)?; // selects the keys; generates them once per size
+                select_size(r, constraints, args)?;
                 in_process(r, seed, fail)
             }
             Runner::Proxy(r) => {
@@ -175,11 +175,16 @@ impl Runner {
             }
             Runner::Process { exe } => in_child_process(exe, seed, fail, constraints, args.leak, args.memory_limit),
             Runner::Fork(r) => {
-                r.setup(constraints)?;
+                select_size(r, constraints, args)?;
                 in_fork(r, seed, fail)
             }
         }
     }
+}
+
+/// In the mixed workload, switches the prover to this proof's circuit (keys are generated once per size).
+fn select_size(r: &mut Reference, constraints: u32, args: &Args) -> Result<()> {
+    if args.mixed { r.setup(constraints) } else { Ok(()) }
 }
 
 fn in_process(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {

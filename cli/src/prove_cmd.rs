@@ -105,9 +105,9 @@ pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Reco
     let mut records = Vec::new();
     for proof in 1..=args.proofs {
         let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
-        let size = if args.mixed { mixed_size(args.constraints, proof) } else { args.constraints };
+        let mixed = |r: &mut Reference| if args.mixed { r.setup(mixed_size(args.constraints, proof)) } else { Ok(()) };
         // Outside the proof too, a prover whose memory 0 is full fails: record it, keep going.
-        if let Err(e) = reference.set_fail(fail).and_then(|()| reference.setup(size)) {
+        if let Err(e) = reference.set_fail(fail).and_then(|()| mixed(&mut reference)) {
             let error = Some(format!("before the proof: {e:#}"));
             let record = Record { proof, strategy: args.strategy, ok: false, verified: false, error, metrics: ProofMetrics::default(), ephemeral: None };
             each(&record);
