@@ -166,61 +166,100 @@ impl<T: Default + Send + 'static> Prover<T> {
         let mut metrics = ProofMetrics::default();
         let result = match &mut self.backend {
             Backend::Recreate { pre, memory0, carried } => {
-                let created = Instant::now();
-                let mut store = Store::new(&self.engine, T::default());
-                store.set_epoch_deadline(ticks);
-                let result = (|| {
-                    let instance = pre.instantiate(&mut store).map_err(|e| crate::session::call_error("instantiate", e))?;
-                    if let Some(values) = carried {
-                        self.globals.restore(&mut store, instance, values)?;
-                    }
-                    set_proof_active(&mut store, instance, proof)?;
-                    metrics.create = created.elapsed();
-                    let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
-                    let mut session =
-                        Session { store: &mut store, instance, memory0: Memory0::Shared(memory0.clone()), memory1, split: self.split };
-                    let result = timed(&mut metrics, || f(&mut session));
-                    (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
-                    if result.is_ok() {
-                        *carried = Some(self.globals.capture(&mut store, instance));
-                    }
-                    result
-                })();
-                let dropped = Instant::now();
-                drop(store);
-                metrics.drop = dropped.elapsed();
-                result
+                let on = RecreateOn { engine: &self.engine, globals: &self.globals, split: self.split, pre, memory0 };
+                on.session(carried, ticks, proof, &mut metrics, f)
             }
             Backend::Single { store, instance, memory0, memory1, .. } => {
-                let instance = *instance;
-                store.set_epoch_deadline(ticks);
-                let before = self.globals.capture(store, instance);
-                let result = (|| {
-                    if memory1.is_some() {
-                        set_proof_active(store, instance, proof)?;
-                    }
-                    let mut session =
-                        Session { store: &mut *store, instance, memory0: Memory0::Local(*memory0), memory1: *memory1, split: self.split };
-                    let result = timed(&mut metrics, || f(&mut session));
-                    (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
-                    result
-                })();
-                let restored = match &result {
-                    Err(_) => self.globals.restore(store, instance, &before),
-                    Ok(_) => Ok(()),
-                };
-                let off = if memory1.is_some() { set_proof_active(store, instance, false) } else { Ok(()) };
-                let mut released = Ok(());
-                if let (Some(memory1), true) = (memory1, proof) {
-                    let start = Instant::now();
-                    released = release_pages(memory1.data_ptr(&*store), memory1.data_size(&*store));
-                    metrics.drop = start.elapsed();
-                }
-                result.and_then(|r| restored.and(off).and(released).map(|()| r))
+                let on = SingleOn { globals: &self.globals, split: self.split, store, instance: *instance, memory0: *memory0, memory1: *memory1 };
+                on.session(ticks, proof, &mut metrics, f)
             }
         };
         metrics.rss_bytes = rss_bytes();
         (result, metrics)
+    }
+}
+
+/// One call or proof under the recreate strategy: a Store of its own, dropped at the end.
+struct RecreateOn<'a, T: 'static> {
+    engine: &'a Engine,
+    globals: &'a Globals,
+    split: Option<u32>,
+    pre: &'a InstancePre<T>,
+    memory0: &'a SharedMemory,
+}
+
+impl<T: Default + Send + 'static> RecreateOn<'_, T> {
+    fn session<R>(
+        self,
+        carried: &mut Option<Vec<Val>>,
+        ticks: u64,
+        proof: bool,
+        metrics: &mut ProofMetrics,
+        f: impl FnOnce(&mut Session<'_, T>) -> Result<R>,
+    ) -> Result<R> {
+        let created = Instant::now();
+        let mut store = Store::new(self.engine, T::default());
+        store.set_epoch_deadline(ticks);
+        let result = (|| {
+            let instance = self.pre.instantiate(&mut store).map_err(|e| crate::session::call_error("instantiate", e))?;
+            if let Some(values) = carried.as_deref() {
+                self.globals.restore(&mut store, instance, values)?;
+            }
+            set_proof_active(&mut store, instance, proof)?;
+            metrics.create = created.elapsed();
+            let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
+            let memory0 = Memory0::Shared(self.memory0.clone());
+            let mut session = Session { store: &mut store, instance, memory0, memory1, split: self.split };
+            let result = timed(metrics, || f(&mut session));
+            (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
+            if result.is_ok() {
+                *carried = Some(self.globals.capture(&mut store, instance));
+            }
+            result
+        })();
+        let dropped = Instant::now();
+        drop(store);
+        metrics.drop = dropped.elapsed();
+        result
+    }
+}
+
+/// One call or proof on the single instance of the in-place and baseline strategies.
+struct SingleOn<'a, T: 'static> {
+    globals: &'a Globals,
+    split: Option<u32>,
+    store: &'a mut Store<T>,
+    instance: Instance,
+    memory0: Memory,
+    memory1: Option<Memory>,
+}
+
+impl<T: 'static> SingleOn<'_, T> {
+    fn session<R>(self, ticks: u64, proof: bool, metrics: &mut ProofMetrics, f: impl FnOnce(&mut Session<'_, T>) -> Result<R>) -> Result<R> {
+        let SingleOn { globals, split, store, instance, memory0, memory1 } = self;
+        store.set_epoch_deadline(ticks);
+        let before = globals.capture(store, instance);
+        let result = (|| {
+            if memory1.is_some() {
+                set_proof_active(store, instance, proof)?;
+            }
+            let mut session = Session { store: &mut *store, instance, memory0: Memory0::Local(memory0), memory1, split };
+            let result = timed(metrics, || f(&mut session));
+            (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
+            result
+        })();
+        let restored = match &result {
+            Err(_) => globals.restore(store, instance, &before),
+            Ok(_) => Ok(()),
+        };
+        let off = if memory1.is_some() { set_proof_active(store, instance, false) } else { Ok(()) };
+        let mut released = Ok(());
+        if let (Some(memory1), true) = (memory1, proof) {
+            let start = Instant::now();
+            released = release_pages(memory1.data_ptr(&*store), memory1.data_size(&*store));
+            metrics.drop = start.elapsed();
+        }
+        result.and_then(|r| restored.and(off).and(released).map(|()| r))
     }
 }
 
