@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::Parser;
 use multimem_runtime::{rss_bytes, Limits, Strategy};
 use serde_json::json;
 
+use crate::prove_cmd::{prove_once, traps};
 use crate::reference::Reference;
 
 /// How a prover gets its memory back.
@@ -161,49 +162,40 @@ impl Runner {
 
     fn prove(&mut self, seed: u64, fail: bool, constraints: u32, args: &Args) -> Result<Sample> {
         match self {
-            Runner::InProcess(r) => {
-                select_size(r, constraints, args)?;
-                in_process(r, seed, fail)
-            }
+            Runner::InProcess(r) => Ok(in_process(r, seed, fail, args.mixed.then_some(constraints))),
             Runner::Proxy(r) => {
                 let start = Instant::now();
                 r.restart()?;
                 r.setup(constraints)?;
                 r.set_leak(args.leak)?;
                 let fresh = start.elapsed();
-                Ok(Sample { fresh, ..in_process(r, seed, fail)? })
+                Ok(Sample { fresh, ..in_process(r, seed, fail, None) })
             }
             Runner::Process { exe } => in_child_process(exe, seed, fail, constraints, args.leak, args.memory_limit),
             Runner::Fork(r) => {
-                select_size(r, constraints, args)?;
+                // In the parent, so each circuit's keys are generated once, not in every child.
+                if args.mixed {
+                    r.setup(constraints)?;
+                }
                 in_fork(r, seed, fail)
             }
         }
     }
 }
 
-/// In the mixed workload, switches the prover to this proof's circuit (keys are generated once per size).
-fn select_size(r: &mut Reference, constraints: u32, args: &Args) -> Result<()> {
-    if args.mixed { r.setup(constraints) } else { Ok(()) }
-}
-
-fn in_process(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {
-    r.set_fail(fail)?;
-    let (output, m) = r.prove(seed);
-    let verified = match &output {
-        Ok(out) => r.verify(&out.bytes)?,
-        Err(_) => false,
-    };
-    Ok(Sample {
-        ok: output.is_ok(),
+fn in_process(r: &mut Reference, seed: u64, fail: bool, size: Option<u32>) -> Sample {
+    let outcome = prove_once(r, seed, fail, size);
+    let m = outcome.metrics;
+    Sample {
+        ok: outcome.ok,
         injected: false,
-        verified,
+        verified: outcome.verified,
         wall: m.wall,
         fresh: m.reset(),
         memory0_pages: m.memory0_pages,
         memory1_peak_pages: m.memory1_peak_pages,
         rss_bytes: m.rss_bytes,
-    })
+    }
 }
 
 /// One `multimem prove --proofs 1` child; its setup counts as the fresh-prover cost.
@@ -247,10 +239,8 @@ fn in_fork(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         let fresh = forked.elapsed();
-        let line = match in_process(r, seed, fail) {
-            Ok(s) => format!("{} {} {} {} {} {}", s.ok, s.verified, s.wall.as_nanos(), fresh.as_nanos(), s.memory0_pages, rss_bytes()),
-            Err(e) => format!("error {e:#}"),
-        };
+        let s = in_process(r, seed, fail, None);
+        let line = format!("{} {} {} {} {} {}", s.ok, s.verified, s.wall.as_nanos(), fresh.as_nanos(), s.memory0_pages, rss_bytes());
         // SAFETY: writing our own buffer to our own pipe, then leaving without unwinding.
         unsafe {
             libc::write(fds[1], line.as_ptr().cast(), line.len());
@@ -268,9 +258,7 @@ fn in_fork(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {
     // SAFETY: waiting for our own child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     let f: Vec<&str> = report.split(' ').collect();
-    if f.len() != 6 || f[0] == "error" {
-        bail!("forked child: {report}");
-    }
+    ensure!(f.len() == 6, "forked child reported {report:?}");
     let nanos = |s: &str| Duration::from_nanos(s.parse().unwrap_or(0));
     Ok(Sample {
         ok: f[0] == "true",
@@ -286,7 +274,7 @@ fn in_fork(r: &mut Reference, seed: u64, fail: bool) -> Result<Sample> {
 
 #[cfg(not(unix))]
 fn in_fork(_: &mut Reference, _: u64, _: bool) -> Result<Sample> {
-    bail!("fork needs a Unix host")
+    anyhow::bail!("fork needs a Unix host")
 }
 
 /// Runs the benchmark and returns one summary per approach and size.
@@ -302,7 +290,7 @@ pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summar
         }
         for proof in 1..=args.proofs {
             progress(&format!("2^{:.0} constraints: proof {proof}/{}", (constraints as f64).log2(), args.proofs));
-            let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
+            let fail = traps(args.fail_every, proof);
             let size = if args.mixed { crate::prove_cmd::mixed_size(constraints, proof) } else { constraints };
             for (approach, runner, samples) in &mut runners {
                 // A prover that ran out of memory fails outside the proof too: a failed sample, not the end of the run.

@@ -96,6 +96,41 @@ impl Record {
     }
 }
 
+/// What one proof under a [`Reference`] gave.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub ok: bool,
+    pub verified: bool,
+    pub error: Option<String>,
+    pub metrics: ProofMetrics,
+    pub ephemeral: Option<(u64, u64)>,
+}
+
+/// Whether proof `proof` (from 1) is one the trap workload makes fail.
+pub fn traps(fail_every: Option<u32>, proof: u32) -> bool {
+    fail_every.is_some_and(|m| m > 0 && proof % m == 0)
+}
+
+/// One proof: select the circuit `size` (when given), set the trap knob,
+/// prove, verify. Every failure, before the proof too (a prover whose memory
+/// 0 is full fails there as well), becomes the outcome's error.
+pub fn prove_once(reference: &mut Reference, seed: u64, fail: bool, size: Option<u32>) -> Outcome {
+    let before = reference.set_fail(fail).and_then(|()| size.map_or(Ok(()), |n| reference.setup(n)));
+    if let Err(e) = before {
+        return Outcome { error: Some(format!("before the proof: {e:#}")), ..Outcome::default() };
+    }
+    let (output, metrics) = reference.prove(seed);
+    let ephemeral = output.as_ref().ok().map(|out| (out.ephemeral_peak_live, out.ephemeral_high_water));
+    let (verified, error) = match output {
+        Ok(out) => match reference.verify(&out.bytes) {
+            Ok(v) => (v, None),
+            Err(e) => (false, Some(format!("verify: {e:#}"))),
+        },
+        Err(e) => (false, Some(format!("{e:#}"))),
+    };
+    Outcome { ok: error.is_none(), verified, error, metrics, ephemeral }
+}
+
 /// Sets up the reference prover and runs `args.proofs` proofs, calling `each` after every one.
 pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Record>> {
     let engine = multimem_runtime::engine()?;
@@ -104,26 +139,11 @@ pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Reco
     reference.set_leak(args.leak)?;
     let mut records = Vec::new();
     for proof in 1..=args.proofs {
-        let fail = args.fail_every.is_some_and(|m| m > 0 && proof % m == 0);
-        let mixed = |r: &mut Reference| if args.mixed { r.setup(mixed_size(args.constraints, proof)) } else { Ok(()) };
-        // Outside the proof too, a prover whose memory 0 is full fails: record it, keep going.
-        if let Err(e) = reference.set_fail(fail).and_then(|()| mixed(&mut reference)) {
-            let error = Some(format!("before the proof: {e:#}"));
-            let record = Record { proof, strategy: args.strategy, ok: false, verified: false, error, metrics: ProofMetrics::default(), ephemeral: None };
-            each(&record);
-            records.push(record);
-            continue;
-        }
-        let (output, metrics) = reference.prove(args.seed + u64::from(proof) - 1);
-        let ephemeral = output.as_ref().ok().map(|out| (out.ephemeral_peak_live, out.ephemeral_high_water));
-        let (verified, error) = match output {
-            Ok(out) => match reference.verify(&out.bytes) {
-                Ok(v) => (v, None),
-                Err(e) => (false, Some(format!("verify: {e:#}"))),
-            },
-            Err(e) => (false, Some(format!("{e:#}"))),
-        };
-        let record = Record { proof, strategy: args.strategy, ok: error.is_none(), verified, error, metrics, ephemeral };
+        let size = args.mixed.then(|| mixed_size(args.constraints, proof));
+        let seed = args.seed + u64::from(proof) - 1;
+        let Outcome { ok, verified, error, metrics, ephemeral } =
+            prove_once(&mut reference, seed, traps(args.fail_every, proof), size);
+        let record = Record { proof, strategy: args.strategy, ok, verified, error, metrics, ephemeral };
         each(&record);
         records.push(record);
     }
