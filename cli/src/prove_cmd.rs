@@ -17,7 +17,8 @@ pub struct Args {
     /// Number of proofs.
     #[arg(long, default_value_t = 10)]
     pub proofs: u32,
-    /// recreate (memory 1 dropped per proof), in-place (pages released), baseline (untransformed).
+    /// recreate (memory 1 dropped per proof), in-place (pages released), baseline (untransformed),
+    /// view / private-view (memory 1 a view of memory 0, no dispatch; Linux).
     #[arg(long, default_value = "recreate")]
     pub strategy: Strategy,
     /// Bytes each proof leaks (allocated, written, never freed).
@@ -133,7 +134,7 @@ pub fn prove_once(reference: &mut Reference, seed: u64, fail: bool, size: Option
 
 /// Sets up the reference prover and runs `args.proofs` proofs, calling `each` after every one.
 pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Record>> {
-    let engine = multimem_runtime::engine()?;
+    let engine = multimem_runtime::engine_for(args.strategy)?;
     let mut reference = Reference::load(&engine, args.strategy, args.limits())?;
     reference.setup(args.constraints)?;
     reference.set_leak(args.leak)?;

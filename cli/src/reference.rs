@@ -5,22 +5,29 @@ use std::sync::OnceLock;
 
 use anyhow::{ensure, Context, Result};
 use multimem_runtime::{Limits, ProofMetrics, Prover, Strategy};
+use multimem_transform::{Form, Options};
 use wasmtime::{Engine, Linker, Val};
 
 /// The untransformed reference prover (wasm32-unknown-unknown, release, names kept).
 pub const WASM: &[u8] = include_bytes!(env!("MULTIMEM_REFERENCE_WASM"));
 
-/// The reference prover transformed with default options (done once per process).
-pub fn transformed() -> &'static [u8] {
-    static TRANSFORMED: OnceLock<Vec<u8>> = OnceLock::new();
-    TRANSFORMED.get_or_init(|| {
-        multimem_transform::transform(WASM, &Default::default()).expect("the reference prover transforms")
+/// The reference prover transformed in `form` with default options (done once per process).
+pub fn transformed(form: Form) -> &'static [u8] {
+    static PORTABLE: OnceLock<Vec<u8>> = OnceLock::new();
+    static VIEW: OnceLock<Vec<u8>> = OnceLock::new();
+    let cell = match form {
+        Form::Portable => &PORTABLE,
+        Form::View => &VIEW,
+    };
+    cell.get_or_init(|| {
+        let options = Options { form, ..Options::default() };
+        multimem_transform::transform(WASM, &options).expect("the reference prover transforms")
     })
 }
 
 /// The module a strategy runs.
 pub fn module_for(strategy: Strategy) -> &'static [u8] {
-    if strategy.transformed() { transformed() } else { WASM }
+    strategy.form().map_or(WASM, transformed)
 }
 
 /// What one proof produced, beyond its bytes.

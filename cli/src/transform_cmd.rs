@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use multimem_transform::{Options, StoreAnchor};
+use multimem_transform::{Form, Options, StoreAnchor};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -18,6 +18,10 @@ pub struct Args {
     /// Run binaryen afterwards at this level (0-4, s, z). Without it no binaryen pass runs.
     #[arg(long = "opt", short = 'O', value_name = "LEVEL")]
     pub opt: Option<String>,
+    /// `portable` (accesses dispatch on the pointer's tag; any engine) or `view`
+    /// (no dispatch; needs a host that maps memory 0 into memory 1, such as `multimem prove --strategy view`).
+    #[arg(long, default_value = "portable")]
+    pub form: Form,
     /// Where stores keep their value during dispatch: `global` (faster, single-threaded modules) or `local`.
     #[arg(long, value_parser = parse_anchor)]
     pub store_anchor: Option<StoreAnchor>,
@@ -45,7 +49,7 @@ fn parse_anchor(s: &str) -> Result<StoreAnchor, String> {
 pub fn run(args: &Args) -> Result<()> {
     let split = multimem_transform::check_split(args.split)?;
     let wasm = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
-    let options = Options { split, store_anchor: args.store_anchor, opt: args.opt.clone() };
+    let options = Options { split, form: args.form, store_anchor: args.store_anchor, opt: args.opt.clone() };
     let (out, report) =
         multimem_transform::transform_with_report(&wasm, &options).with_context(|| format!("{}", args.input.display()))?;
     write_whole(&args.output, &out)?;

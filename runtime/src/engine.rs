@@ -39,6 +39,28 @@ pub fn engine_on_demand() -> Result<Engine> {
     Ok(Engine::new(&base_config())?)
 }
 
+/// An engine for the view strategies ([`crate::Strategy::View`],
+/// [`crate::Strategy::PrivateView`]; Linux): memories come from multimem's
+/// creator, which builds a view-form module's memory 1 over memory 0's pages.
+/// Other modules run on it too, with plain memories. Like [`engine_on_demand`]
+/// it does not pool (wasmtime's pool ignores custom memories).
+#[cfg(target_os = "linux")]
+pub fn engine_view() -> Result<Engine> {
+    let mut config = base_config();
+    config.with_host_memory(Arc::new(crate::view::ViewCreator)).memory_init_cow(false);
+    Ok(Engine::new(&config)?)
+}
+
+/// The engine `strategy` runs best on: [`engine_view`] for the view
+/// strategies, [`engine`] for the others.
+pub fn engine_for(strategy: crate::Strategy) -> Result<Engine> {
+    match strategy {
+        #[cfg(target_os = "linux")]
+        crate::Strategy::View | crate::Strategy::PrivateView => engine_view(),
+        _ => engine(),
+    }
+}
+
 fn base_config() -> Config {
     let mut config = Config::new();
     config.shared_memory(true).wasm_multi_memory(true).wasm_threads(true).epoch_interruption(true);

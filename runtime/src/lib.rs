@@ -27,8 +27,12 @@ mod metrics;
 mod prover;
 mod session;
 mod strategy;
+#[cfg(target_os = "linux")]
+mod view;
 
-pub use engine::{engine, engine_on_demand};
+#[cfg(target_os = "linux")]
+pub use engine::engine_view;
+pub use engine::{engine, engine_for, engine_on_demand};
 pub use metrics::{rss_bytes, ProofMetrics};
 pub use prover::Prover;
 pub use session::Session;

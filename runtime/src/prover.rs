@@ -27,9 +27,9 @@ pub struct Prover<T: 'static> {
 }
 
 enum Backend<T: 'static> {
-    /// A Store per call against a shared memory 0; `carried` are the mutable
+    /// A Store per call against one memory 0; `carried` are the mutable
     /// globals as the last successful call left them.
-    Recreate { pre: InstancePre<T>, memory0: SharedMemory, carried: Option<Vec<Val>> },
+    Recreate { pre: InstancePre<T>, memory0: Persistent0, carried: Option<Vec<Val>> },
     /// One Store and instance for the prover's life (until [`Prover::restart`]).
     Single { store: Store<T>, instance: Instance, memory0: Memory, memory1: Option<Memory>, module: Module, linker: Linker<T> },
 }
@@ -49,8 +49,21 @@ impl<T: Default + Send + 'static> Prover<T> {
         let (memory0_max, memory1_max) = (pages(limits.memory0_max_bytes), pages(limits.memory1_max_bytes));
         let mut linker = linker.clone();
         linker.allow_shadowing(true);
+        if let Some(form) = strategy.form() {
+            let marked = multimem_transform::marker(wasm).map(|m| m.form);
+            ensure!(
+                marked == Some(form),
+                "strategy {} runs the {} form; this module was transformed in the {} form",
+                strategy.name(),
+                form.name(),
+                marked.map_or("?", |f| f.name())
+            );
+        }
         let (backend, globals) = match strategy {
             Strategy::Recreate => Self::load_recreate(engine, &mut linker, wasm, memory0_max, memory1_max)?,
+            Strategy::View | Strategy::PrivateView => {
+                Self::load_view(engine, &linker, wasm, memory0_max, memory1_max, strategy == Strategy::PrivateView)?
+            }
             Strategy::InPlace | Strategy::Baseline => {
                 let mut wasm = wasm.to_vec();
                 for (index, max) in [(0, memory0_max), (1, memory1_max.filter(|_| strategy.transformed()))] {
@@ -81,11 +94,39 @@ impl<T: Default + Send + 'static> Prover<T> {
         let ty = MemoryType::shared(u32::try_from(per_proof.memory0_initial_pages)?, u32::try_from(maximum)?);
         let memory0 = SharedMemory::new(engine, ty).map_err(anyhow::Error::from).context("creating memory 0")?;
         apply_data(&memory0, &per_proof.data)?;
-        let (import_module, import_name) = &per_proof.memory0_import;
+        let (import_module, import_name) = per_proof.memory0_import.as_ref().context("the portable form imports memory 0")?;
         let mut scratch = Store::new(engine, T::default());
         linker.define(&mut scratch, import_module, import_name, Extern::SharedMemory(memory0.clone()))?;
         let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
-        Ok((Backend::Recreate { pre, memory0, carried: None }, Globals::of(&module)))
+        Ok((Backend::Recreate { pre, memory0: Persistent0::Shared(memory0), carried: None }, Globals::of(&module)))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn load_view(
+        engine: &Engine,
+        linker: &Linker<T>,
+        wasm: &[u8],
+        memory0_max: Option<u64>,
+        memory1_max: Option<u64>,
+        private: bool,
+    ) -> Result<(Backend<T>, Globals)> {
+        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
+        let mut wasm = per_proof.wasm;
+        if let Some(max) = memory0_max {
+            wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;
+        }
+        let module = Module::new(engine, &wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
+        let pages = crate::view::Persistent::new(usize::try_from(per_proof.memory0_initial_pages * multimem_transform::PAGE)?)?;
+        for (offset, bytes) in &per_proof.data {
+            pages.write(*offset as usize, bytes)?;
+        }
+        let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
+        Ok((Backend::Recreate { pre, memory0: Persistent0::View { pages, private }, carried: None }, Globals::of(&module)))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn load_view(_: &Engine, _: &Linker<T>, _: &[u8], _: Option<u64>, _: Option<u64>, _: bool) -> Result<(Backend<T>, Globals)> {
+        bail!("the view strategies need Linux (memfd and fixed mappings)")
     }
 
     fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8]) -> Result<(Backend<T>, Globals)> {
@@ -130,7 +171,7 @@ impl<T: Default + Send + 'static> Prover<T> {
     /// Memory 0's size in pages.
     pub fn memory0_pages(&self) -> u64 {
         match &self.backend {
-            Backend::Recreate { memory0, .. } => memory0.size(),
+            Backend::Recreate { memory0, .. } => memory0.pages(),
             Backend::Single { store, memory0, .. } => memory0.size(store),
         }
     }
@@ -179,13 +220,57 @@ impl<T: Default + Send + 'static> Prover<T> {
     }
 }
 
-/// One call or proof under the recreate strategy: a Store of its own, dropped at the end.
+/// Memory 0 of the strategies that give each call a Store of its own.
+enum Persistent0 {
+    /// Recreate: a shared memory every instance imports.
+    Shared(SharedMemory),
+    /// The view strategies: pages every instance maps as its memory 0 and
+    /// again, below the split, in its memory 1; copy-on-write in a proof if `private`.
+    #[cfg(target_os = "linux")]
+    View { pages: std::sync::Arc<crate::view::Persistent>, private: bool },
+}
+
+impl Persistent0 {
+    fn pages(&self) -> u64 {
+        match self {
+            Persistent0::Shared(m) => m.size(),
+            #[cfg(target_os = "linux")]
+            Persistent0::View { pages, .. } => pages.bytes() as u64 / multimem_transform::PAGE,
+        }
+    }
+
+    /// Whether a proof's changes are thrown away with its Store.
+    fn forks(&self, proof: bool) -> bool {
+        match self {
+            Persistent0::Shared(_) => false,
+            #[cfg(target_os = "linux")]
+            Persistent0::View { private, .. } => *private && proof,
+        }
+    }
+
+    fn instantiate<T>(&self, pre: &InstancePre<T>, store: &mut Store<T>, proof: bool) -> Result<(Instance, Memory0, bool)> {
+        let fail = |e| crate::session::call_error("instantiate", e);
+        match self {
+            Persistent0::Shared(memory0) => Ok((pre.instantiate(&mut *store).map_err(fail)?, Memory0::Shared(memory0.clone()), false)),
+            #[cfg(target_os = "linux")]
+            Persistent0::View { pages, .. } => {
+                let instantiation = crate::view::Instantiation::begin(pages, self.forks(proof));
+                let instance = pre.instantiate(&mut *store).map_err(fail)?;
+                instantiation.finish()?;
+                let memory0 = instance.get_memory(&mut *store, EXPORT_PERSISTENT_MEMORY).context("a view-form module exports memory 0")?;
+                Ok((instance, Memory0::Local(memory0), true))
+            }
+        }
+    }
+}
+
+/// One call or proof with a Store of its own, dropped at the end (recreate and the view strategies).
 struct RecreateOn<'a, T: 'static> {
     engine: &'a Engine,
     globals: &'a Globals,
     split: Option<u32>,
     pre: &'a InstancePre<T>,
-    memory0: &'a SharedMemory,
+    memory0: &'a Persistent0,
 }
 
 impl<T: Default + Send + 'static> RecreateOn<'_, T> {
@@ -201,18 +286,17 @@ impl<T: Default + Send + 'static> RecreateOn<'_, T> {
         let mut store = Store::new(self.engine, T::default());
         store.set_epoch_deadline(ticks);
         let result = (|| {
-            let instance = self.pre.instantiate(&mut store).map_err(|e| crate::session::call_error("instantiate", e))?;
+            let (instance, memory0, view) = self.memory0.instantiate(self.pre, &mut store, proof)?;
             if let Some(values) = carried.as_deref() {
                 self.globals.restore(&mut store, instance, values)?;
             }
             set_proof_active(&mut store, instance, proof)?;
             metrics.create = created.elapsed();
             let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
-            let memory0 = Memory0::Shared(self.memory0.clone());
-            let mut session = Session { store: &mut store, instance, memory0, memory1, split: self.split };
+            let mut session = Session { store: &mut store, instance, memory0, memory1, split: self.split, view };
             let result = timed(metrics, || f(&mut session));
             (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
-            if result.is_ok() {
+            if result.is_ok() && !self.memory0.forks(proof) {
                 *carried = Some(self.globals.capture(&mut store, instance));
             }
             result
@@ -243,7 +327,7 @@ impl<T: 'static> SingleOn<'_, T> {
             if memory1.is_some() {
                 set_proof_active(store, instance, proof)?;
             }
-            let mut session = Session { store: &mut *store, instance, memory0: Memory0::Local(memory0), memory1, split };
+            let mut session = Session { store: &mut *store, instance, memory0: Memory0::Local(memory0), memory1, split, view: false };
             let result = timed(metrics, || f(&mut session));
             (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
             result

@@ -32,12 +32,16 @@ impl Memory0 {
 ///
 /// Pointers given to [`Session::read`] and [`Session::write`] are the
 /// guest's own: tagged pointers (at or above the split) address memory 1.
+/// Under the view strategies every pointer is read through memory 1 (the
+/// view), which is what the guest sees, copy-on-write included.
 pub struct Session<'a, T: 'static> {
     pub(crate) store: &'a mut Store<T>,
     pub(crate) instance: Instance,
     pub(crate) memory0: Memory0,
     pub(crate) memory1: Option<Memory>,
     pub(crate) split: Option<u32>,
+    /// Memory 1 is a view: memory 0 below the split, scratch at the pointer's own address above.
+    pub(crate) view: bool,
 }
 
 impl<T: 'static> Session<'_, T> {
@@ -81,12 +85,23 @@ impl<T: 'static> Session<'_, T> {
     }
 
     /// Pages of memory 0 and of memory 1 now.
+    /// Under the view strategies memory 1's pages are counted from the split.
     pub fn pages(&self) -> (u64, u64) {
-        (self.memory0.pages(self.store), self.memory1.map_or(0, |m| m.size(&*self.store)))
+        let memory1 = self.memory1.map_or(0, |m| m.size(&*self.store));
+        let below = match (self.view, self.split) {
+            (true, Some(split)) => split as u64 / multimem_transform::PAGE,
+            _ => 0,
+        };
+        (self.memory0.pages(self.store), memory1.saturating_sub(below))
     }
 
     fn locate(&self, ptr: u32, len: u32) -> Result<(*mut u8, usize, usize)> {
         let (base, size, offset) = match (self.split, self.memory1) {
+            // Below the split only memory 0's pages are mapped: the rest up to the split is a hole.
+            (Some(split), Some(m1)) if self.view => {
+                let size = if ptr < split { self.memory0.bytes(self.store).1 } else { m1.data_size(&*self.store) };
+                (m1.data_ptr(&*self.store), size, ptr)
+            }
             (Some(split), Some(m1)) if ptr >= split => (m1.data_ptr(&*self.store), m1.data_size(&*self.store), ptr - split),
             (Some(split), None) if ptr >= split => bail!("pointer {ptr:#x} is in memory 1, which this call does not have"),
             _ => {

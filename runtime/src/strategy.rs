@@ -13,22 +13,42 @@ pub enum Strategy {
     InPlace,
     /// Untransformed module, one instance, nothing reclaimed.
     Baseline,
+    /// View-form module (Linux, [`crate::engine_view`]), one Store per proof:
+    /// memory 1 is a view whose range below the split maps memory 0's pages,
+    /// so no access dispatches. Writes to persistent data persist.
+    View,
+    /// Like [`Strategy::View`] with memory 0 mapped copy-on-write during a
+    /// proof: the proof's writes to persistent data (and its changes to the
+    /// globals) vanish with it, as in a fork()ed child.
+    PrivateView,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 3] = [Strategy::Baseline, Strategy::Recreate, Strategy::InPlace];
+    pub const ALL: [Strategy; 5] = [Strategy::Baseline, Strategy::Recreate, Strategy::InPlace, Strategy::View, Strategy::PrivateView];
 
     pub fn name(self) -> &'static str {
         match self {
             Strategy::Recreate => "recreate",
             Strategy::InPlace => "in-place",
             Strategy::Baseline => "baseline",
+            Strategy::View => "view",
+            Strategy::PrivateView => "private-view",
+        }
+    }
+
+    /// The form of transformed module the strategy runs, if it runs one.
+    pub fn form(self) -> Option<multimem_transform::Form> {
+        use multimem_transform::Form;
+        match self {
+            Strategy::Recreate | Strategy::InPlace => Some(Form::Portable),
+            Strategy::View | Strategy::PrivateView => Some(Form::View),
+            Strategy::Baseline => None,
         }
     }
 
     /// Whether the strategy runs the transformed module.
     pub fn transformed(self) -> bool {
-        self != Strategy::Baseline
+        self.form().is_some()
     }
 }
 
@@ -44,7 +64,7 @@ impl std::str::FromStr for Strategy {
         Strategy::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown strategy `{s}` (expected recreate, in-place or baseline)"))
+            .ok_or_else(|| format!("unknown strategy `{s}` (expected recreate, in-place, baseline, view or private-view)"))
     }
 }
 

@@ -21,9 +21,9 @@ fn untransformed_setup_and_twenty_proofs_verify() -> anyhow::Result<()> {
 
 #[test]
 fn every_strategy_gives_byte_identical_proofs() -> anyhow::Result<()> {
-    let engine = multimem_runtime::engine()?;
     let mut proofs = Vec::new();
     for strategy in Strategy::ALL {
+        let engine = multimem_runtime::engine_for(strategy)?;
         let mut reference = Reference::load(&engine, strategy, Limits::default())?;
         reference.setup(1 << 10)?;
         proofs.push((strategy, reference.prove(5).0?.bytes, reference.prove(6).0?.bytes));

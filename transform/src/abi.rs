@@ -9,6 +9,8 @@
 //! |---|---|---|
 //! | `multimem.ephemeral_size` | `[] -> [i32]` | `memory.size 1` (pages) |
 //! | `multimem.ephemeral_grow` | `[i32] -> [i32]` | `memory.grow 1` |
+//!
+//! (In the view form memory 1 starts at the split, so both count from there.)
 //! | `multimem.proof_active` | `[] -> [i32]` | `global.get` of the proof-mode flag |
 //! | `multimem.split` | `[] -> [i32]` | `i32.const S` |
 //!
@@ -19,9 +21,10 @@
 //! `multimem.global.N` (N its index), so a host can carry them between instances.
 
 use anyhow::{bail, Context, Result};
+use walrus::ir::BinaryOp;
 use walrus::{FunctionId, GlobalId, ImportKind, Module, ValType};
 
-use crate::Layout;
+use crate::{Form, Layout, PAGE};
 
 pub const IMPORT_MODULE: &str = "multimem";
 pub const EPHEMERAL_SIZE: &str = "ephemeral_size";
@@ -80,11 +83,26 @@ fn resolve_one(module: &mut Module, layout: &Layout, proof_active: GlobalId, nam
         Ok(())
     };
     let ephemeral = layout.ephemeral;
+    // Pages of memory 1 that are not scratch: the view form's alias of memory 0.
+    let below = if layout.form == Form::View { (layout.split as u64 / PAGE) as i32 } else { 0 };
     match name {
         EPHEMERAL_SIZE => {
             expect(&[])?;
             module.replace_imported_func(func, |(body, _)| {
                 body.memory_size(ephemeral);
+                if below != 0 {
+                    body.i32_const(below).binop(BinaryOp::I32Sub);
+                }
+            })?;
+        }
+        EPHEMERAL_GROW if below != 0 => {
+            expect(&[ValType::I32])?;
+            let old = module.locals.add(ValType::I32);
+            module.replace_imported_func(func, |(body, args)| {
+                // -1 (failure) stays -1; a page count moves down by `below`.
+                body.local_get(args[0]).memory_grow(ephemeral).local_tee(old);
+                body.i32_const(below).binop(BinaryOp::I32Sub);
+                body.i32_const(-1).local_get(old).i32_const(-1).binop(BinaryOp::I32Ne).select(None);
             })?;
         }
         EPHEMERAL_GROW => {

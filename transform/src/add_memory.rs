@@ -1,11 +1,14 @@
 //! Step 2: cap the persistent memory at the split and add the ephemeral memory.
+//!
+//! In the view form memory 1 spans the whole 32-bit space and starts at the
+//! split: its range below the split is where the host maps memory 0.
 
 use anyhow::{Context, Result};
 use walrus::Module;
 
-use crate::{Layout, PAGE};
+use crate::{Form, Layout, PAGE};
 
-pub fn run(module: &mut Module, split: u32) -> Result<Layout> {
+pub fn run(module: &mut Module, split: u32, form: Form) -> Result<Layout> {
     let persistent = module.memories.iter().next().map(|m| m.id()).context("module has no memory")?;
     let persistent_cap = split as u64 / PAGE;
     let ephemeral_cap = ((1u64 << 32) - split as u64) / PAGE;
@@ -19,7 +22,11 @@ pub fn run(module: &mut Module, split: u32) -> Result<Layout> {
     memory0.maximum = Some(memory0.maximum.map_or(persistent_cap, |max| max.min(persistent_cap)));
     let shared = memory0.shared;
 
-    let ephemeral = module.memories.add_local(shared, false, 0, Some(ephemeral_cap), None);
+    let (initial, maximum) = match form {
+        Form::Portable => (0, ephemeral_cap),
+        Form::View => (persistent_cap, (1u64 << 32) / PAGE),
+    };
+    let ephemeral = module.memories.add_local(shared, false, initial, Some(maximum), None);
     module.memories.get_mut(ephemeral).name = Some("multimem_ephemeral".to_string());
-    Ok(Layout { split, persistent, ephemeral, shared })
+    Ok(Layout { split, form, persistent, ephemeral, shared })
 }

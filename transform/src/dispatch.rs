@@ -37,10 +37,12 @@ pub struct DispatchStats {
     pub inits: u64,
     /// Loads from a constant address, resolved without dispatch.
     pub constant_address: u64,
+    /// Accesses aimed at memory 1 with no dispatch (view form).
+    pub retargeted: u64,
 }
 
 impl DispatchStats {
-    fn add(mut self, o: DispatchStats) -> DispatchStats {
+    pub(crate) fn add(mut self, o: DispatchStats) -> DispatchStats {
         self.loads += o.loads;
         self.stores += o.stores;
         self.simd += o.simd;
@@ -49,6 +51,7 @@ impl DispatchStats {
         self.fills += o.fills;
         self.inits += o.inits;
         self.constant_address += o.constant_address;
+        self.retargeted += o.retargeted;
         self
     }
 
@@ -424,7 +427,7 @@ impl Operands {
 }
 
 /// Every instruction sequence reachable from the function's entry.
-fn instr_seqs(func: &LocalFunction) -> Vec<InstrSeqId> {
+pub(crate) fn instr_seqs(func: &LocalFunction) -> Vec<InstrSeqId> {
     struct Collect(Vec<InstrSeqId>);
     impl<'a> Visitor<'a> for Collect {
         fn start_instr_seq(&mut self, seq: &'a InstrSeq) {
@@ -437,7 +440,7 @@ fn instr_seqs(func: &LocalFunction) -> Vec<InstrSeqId> {
 }
 
 /// The same instruction, aimed at another memory.
-fn retarget(instr: &Instr, memory: walrus::MemoryId) -> Instr {
+pub(crate) fn retarget(instr: &Instr, memory: walrus::MemoryId) -> Instr {
     let mut instr = instr.clone();
     match &mut instr {
         Instr::Load(i) => i.memory = memory,

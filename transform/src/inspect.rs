@@ -27,6 +27,8 @@ pub struct Facts {
     pub start_function: Option<u32>,
     /// The split, when the module was transformed by multimem.
     pub transformed_split: Option<u32>,
+    /// The form (portable or view), when the module was transformed by multimem.
+    pub transformed_form: Option<&'static str>,
     pub transformable: bool,
     /// Why not, when it is not.
     pub reason: Option<String>,
@@ -158,7 +160,11 @@ pub fn run(wasm: &[u8]) -> Result<Facts> {
                         }
                     }
                 }
-                _ if s.name() == crate::abi::MARKER_SECTION => facts.transformed_split = crate::transformed_split(wasm),
+                _ if s.name() == crate::abi::MARKER_SECTION => {
+                    let marker = crate::marker(wasm);
+                    facts.transformed_split = marker.map(|m| m.split);
+                    facts.transformed_form = marker.map(|m| m.form.name());
+                }
                 _ => {}
             },
             _ => {}
@@ -309,7 +315,8 @@ impl Facts {
         let _ = writeln!(s, "data segments: {active} active, {} passive, {bytes} bytes", self.data_segments.len() - active);
         let _ = writeln!(s, "start function: {}", self.start_function.map_or("none".to_string(), |f| f.to_string()));
         if let Some(split) = self.transformed_split {
-            let _ = writeln!(s, "transformed by multimem: split {split:#x}");
+            let form = self.transformed_form.unwrap_or("portable");
+            let _ = writeln!(s, "transformed by multimem: split {split:#x}, {form} form");
         }
         match &self.reason {
             None => s.push_str("transformable: yes\n"),

@@ -8,6 +8,11 @@
 //! dispatch on that tag; `memory.size`/`memory.grow` of memory 0 stay as they
 //! are (they are the persistent allocator's view).
 //!
+//! That is the portable [`Form`]. The [`Form::View`] form is for a host that
+//! builds memory 1 as a view whose range below the split maps memory 0's
+//! pages: every access then goes to memory 1 at its own address, with no
+//! dispatch at all (see multimem-runtime's view strategies).
+//!
 //! ```
 //! let wasm = wat::parse_str(r#"(module (memory 1)
 //!     (func (export "get") (param i32) (result i32) local.get 0 i32.load))"#).unwrap();
@@ -27,6 +32,7 @@ pub mod limit_memory;
 pub mod opt;
 pub mod persistent_import;
 mod validate;
+mod view;
 
 use anyhow::{Context, Result};
 
@@ -39,11 +45,45 @@ pub const DEFAULT_SPLIT: u32 = 0x8000_0000;
 /// Size of a wasm page, the unit of memory sizes and of the split.
 pub const PAGE: u64 = 65536;
 
+/// How the rewritten module reaches its two memories.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Form {
+    /// Accesses dispatch on the pointer's tag; runs on any engine with multi-memory.
+    #[default]
+    Portable,
+    /// Every access goes to memory 1 at the pointer's own address. Memory 1 is
+    /// a 4 GiB view whose range below the split must alias memory 0: only a
+    /// host that builds it so (multimem-runtime's view strategies) can run it.
+    View,
+}
+
+impl Form {
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Portable => "portable",
+            Form::View => "view",
+        }
+    }
+}
+
+impl std::str::FromStr for Form {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "portable" => Ok(Form::Portable),
+            "view" => Ok(Form::View),
+            _ => Err(format!("unknown form `{s}` (expected portable or view)")),
+        }
+    }
+}
+
 /// What [`transform`] should do.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Split address `S`; a multiple of 64 KiB strictly between 0 and 2^32.
     pub split: u32,
+    /// Dispatch per access (portable) or address a host-built view (view).
+    pub form: Form,
     /// Where a store parks its value before dispatching (see [`StoreAnchor`]).
     /// `None` picks the fastest form that is correct for the module.
     pub store_anchor: Option<StoreAnchor>,
@@ -53,7 +93,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { split: DEFAULT_SPLIT, store_anchor: None, opt: None }
+        Options { split: DEFAULT_SPLIT, form: Form::Portable, store_anchor: None, opt: None }
     }
 }
 
@@ -61,6 +101,7 @@ impl Default for Options {
 #[derive(Clone, Copy, Debug)]
 pub struct Layout {
     pub split: u32,
+    pub form: Form,
     pub persistent: walrus::MemoryId,
     pub ephemeral: walrus::MemoryId,
     pub shared: bool,
@@ -70,6 +111,7 @@ pub struct Layout {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Report {
     pub split: u32,
+    pub form: &'static str,
     pub shared: bool,
     pub store_anchor: String,
     pub rewritten: DispatchStats,
@@ -113,20 +155,24 @@ pub fn transform_with_report(wasm: &[u8], options: &Options) -> Result<(Vec<u8>,
 
 /// Runs every pass on an already parsed module (no validation, no binaryen).
 pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
-    let layout = add_memory::run(module, options.split)?;
+    let layout = add_memory::run(module, options.split, options.form)?;
     let anchor = options.store_anchor.unwrap_or(if layout.shared { StoreAnchor::Local } else { StoreAnchor::Global });
     anyhow::ensure!(
         !(layout.shared && anchor == StoreAnchor::Global),
         "--store-anchor global is per instance and cannot be used with a shared memory"
     );
-    let rewritten = dispatch::run(module, &layout, anchor)?;
+    let rewritten = match options.form {
+        Form::Portable => dispatch::run(module, &layout, anchor)?,
+        Form::View => view::run(module, &layout)?,
+    };
     let host = export_host::run(module, &layout)?;
     let guest_imports_resolved = abi::resolve_guest_imports(module, &layout, host.proof_active)?;
     add_marker(module, &layout);
     Ok(Report {
         split: layout.split,
+        form: layout.form.name(),
         shared: layout.shared,
-        store_anchor: format!("{anchor:?}").to_lowercase(),
+        store_anchor: if layout.form == Form::Portable { format!("{anchor:?}").to_lowercase() } else { "none".to_string() },
         rewritten,
         guest_imports_resolved,
         stack_pointer: host.stack_pointer_index,
@@ -161,22 +207,44 @@ fn one_line(e: &anyhow::Error) -> String {
 fn add_marker(module: &mut walrus::Module, layout: &Layout) {
     module.customs.add(walrus::RawCustomSection {
         name: abi::MARKER_SECTION.to_string(),
-        data: format!("split={:#x}", layout.split).into_bytes(),
+        data: format!("split={:#x} form={}", layout.split, layout.form.name()).into_bytes(),
     });
 }
 
-/// Reads the split recorded by [`transform`], if `wasm` is a transformed module.
-pub fn transformed_split(wasm: &[u8]) -> Option<u32> {
+/// What the marker of a transformed module records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Marker {
+    pub split: u32,
+    pub form: Form,
+}
+
+/// Reads the marker [`transform`] leaves, if `wasm` is a transformed module.
+pub fn marker(wasm: &[u8]) -> Option<Marker> {
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         if let Ok(wasmparser::Payload::CustomSection(s)) = payload {
             if s.name() == abi::MARKER_SECTION {
-                let text = std::str::from_utf8(s.data()).ok()?;
-                let hex = text.strip_prefix("split=0x")?;
-                return u32::from_str_radix(hex, 16).ok();
+                return parse_marker(std::str::from_utf8(s.data()).ok()?);
             }
         }
     }
     None
+}
+
+fn parse_marker(text: &str) -> Option<Marker> {
+    let mut marker = Marker { split: 0, form: Form::Portable };
+    for field in text.split_whitespace() {
+        match field.split_once('=')? {
+            ("split", hex) => marker.split = u32::from_str_radix(hex.strip_prefix("0x")?, 16).ok()?,
+            ("form", form) => marker.form = form.parse().ok()?,
+            _ => {}
+        }
+    }
+    (marker.split != 0).then_some(marker)
+}
+
+/// Reads the split recorded by [`transform`], if `wasm` is a transformed module.
+pub fn transformed_split(wasm: &[u8]) -> Option<u32> {
+    marker(wasm).map(|m| m.split)
 }
 
 #[cfg(feature = "opt")]

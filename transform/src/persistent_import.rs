@@ -1,32 +1,36 @@
 //! Prepare a transformed module for the recreate strategy: one instance per
 //! proof, all sharing one memory 0.
 //!
-//! Memory 0 becomes an imported shared memory (the one kind of wasmtime memory
-//! several Stores can share) and its active data segments become passive: the
-//! host applies them once, not at every instantiation, which would reset the
-//! statics the prover keeps its state in.
+//! Memory 0's active data segments become passive: the host applies them
+//! once, not at every instantiation, which would reset the statics the prover
+//! keeps its state in. In the portable form memory 0 becomes an imported
+//! shared memory (the one kind of wasmtime memory several Stores can share).
+//! In the view form it stays defined: the host's memory creator hands every
+//! instance the same pages.
 
 use anyhow::{bail, ensure, Context, Result};
 use walrus::ir::Value;
 use walrus::{ConstExpr, DataKind, ImportKind};
 
 use crate::abi::{IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY};
+use crate::{Form, PAGE};
 
 /// A module ready to be instantiated once per proof.
 pub struct PerProofModule {
     pub wasm: Vec<u8>,
-    /// Where the module imports memory 0 from.
-    pub memory0_import: (String, String),
+    /// Where the module imports memory 0 from (the portable form; the view form defines it).
+    pub memory0_import: Option<(String, String)>,
     pub memory0_initial_pages: u64,
     pub memory0_maximum_pages: u64,
     /// Memory 0's initial contents: (offset, bytes), to apply once.
     pub data: Vec<(u32, Vec<u8>)>,
     pub split: u32,
+    pub form: Form,
 }
 
-/// `ephemeral_max_pages` caps memory 1 (the caller's limit on one proof's scratch).
+/// `ephemeral_max_pages` caps memory 1's scratch (the caller's limit on one proof).
 pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerProofModule> {
-    let split = crate::transformed_split(transformed).context("not a module transformed by multimem")?;
+    let crate::Marker { split, form } = crate::marker(transformed).context("not a module transformed by multimem")?;
     let mut module = crate::parse(transformed)?;
     if module.start.is_some() {
         bail!("module has a start function: the recreate strategy would run it again for every proof");
@@ -49,22 +53,26 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
     }
     module.memories.get_mut(memory0).data_segments.clear();
 
-    let import = match module.memories.get(memory0).import {
-        Some(import) => {
+    let import = match (form, module.memories.get(memory0).import) {
+        (Form::View, Some(_)) => bail!("the view form needs memory 0 defined by the module, not imported"),
+        (Form::View, None) => None,
+        (Form::Portable, Some(import)) => {
             let i = module.imports.get(import);
-            (i.module.clone(), i.name.clone())
+            Some((i.module.clone(), i.name.clone()))
         }
-        None => {
+        (Form::Portable, None) => {
             let import = module.imports.add(IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY, ImportKind::Memory(memory0));
             module.memories.get_mut(memory0).import = Some(import);
-            (IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string())
+            Some((IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string()))
         }
     };
     let m0 = module.memories.get_mut(memory0);
-    m0.shared = true;
+    m0.shared |= form == Form::Portable;
     let (initial, maximum) = (m0.initial, m0.maximum.context("memory 0 has no maximum")?);
     if let Some(max) = ephemeral_max_pages {
-        crate::limit_memory::cap(&mut module, 1, max)?;
+        // In the view form memory 1's pages below the split are memory 0's.
+        let below = if form == Form::View { split as u64 / PAGE } else { 0 };
+        crate::limit_memory::cap(&mut module, 1, below + max)?;
     }
     Ok(PerProofModule {
         wasm: module.emit_wasm(),
@@ -73,5 +81,6 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
         memory0_maximum_pages: maximum,
         data,
         split,
+        form,
     })
 }

@@ -2,7 +2,7 @@
 //! `(; CHECK-ALL: ... ;)` block, the expected transformed module as printed by
 //! wasmprinter. `BLESS=1 cargo test -p multimem-transform --test fixtures`
 //! rewrites the expected blocks. A fixture may start with `;; split=0x...` and
-//! `;; anchor=local|global`. A fixture whose block is `(; ERROR: ... ;)`
+//! `;; anchor=local|global` and `;; form=portable|view`. A fixture whose block is `(; ERROR: ... ;)`
 //! expects the transform to fail with that message.
 
 use std::path::Path;
@@ -17,6 +17,9 @@ fn options(source: &str) -> Options {
     for line in source.lines().take_while(|l| l.starts_with(";;")) {
         if let Some(split) = line.strip_prefix(";; split=0x") {
             options.split = u32::from_str_radix(split.trim(), 16).unwrap();
+        }
+        if let Some(form) = line.strip_prefix(";; form=") {
+            options.form = form.trim().parse().unwrap();
         }
         if let Some(anchor) = line.strip_prefix(";; anchor=") {
             options.store_anchor = Some(if anchor.trim() == "local" { StoreAnchor::Local } else { StoreAnchor::Global });
