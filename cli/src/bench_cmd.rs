@@ -19,7 +19,7 @@ use crate::reference::Reference;
 /// How a prover gets its memory back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Approach {
-    /// One of the runtime's strategies (baseline, recreate, in-place).
+    /// One of the runtime's strategies (baseline, recreate, in-place, view, private-view).
     Runtime(Strategy),
     /// Untransformed; a new instance per proof with setup replayed.
     Proxy,
@@ -30,10 +30,12 @@ pub enum Approach {
 }
 
 impl Approach {
-    pub const ALL: [Approach; 6] = [
+    pub const ALL: [Approach; 8] = [
         Approach::Runtime(Strategy::Baseline),
         Approach::Runtime(Strategy::Recreate),
         Approach::Runtime(Strategy::InPlace),
+        Approach::Runtime(Strategy::View),
+        Approach::Runtime(Strategy::PrivateView),
         Approach::Proxy,
         Approach::Process,
         Approach::Fork,
@@ -59,7 +61,7 @@ impl std::str::FromStr for Approach {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Approach::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
-            format!("unknown approach `{s}` (expected baseline, recreate, in-place, proxy, process or fork)")
+            format!("unknown approach `{s}` (expected baseline, recreate, in-place, view, private-view, proxy, process or fork)")
         })
     }
 }
@@ -277,15 +279,35 @@ fn in_fork(_: &mut Reference, _: u64, _: bool) -> Result<Sample> {
     anyhow::bail!("fork needs a Unix host")
 }
 
+/// One engine per kind the approaches need (the view strategies have their own), made once.
+#[derive(Default)]
+struct Engines(Vec<(Strategy, wasmtime::Engine)>);
+
+impl Engines {
+    fn get(&mut self, approach: Approach) -> Result<wasmtime::Engine> {
+        let kind = match approach {
+            Approach::Runtime(s @ (Strategy::View | Strategy::PrivateView)) => s,
+            _ => Strategy::Recreate,
+        };
+        if let Some((_, e)) = self.0.iter().find(|(k, _)| *k == kind) {
+            return Ok(e.clone());
+        }
+        let engine = multimem_runtime::engine_for(kind)?;
+        self.0.push((kind, engine.clone()));
+        Ok(engine)
+    }
+}
+
 /// Runs the benchmark and returns one summary per approach and size.
 pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summary>> {
     ensure!(args.proofs > 0 && !args.approaches.is_empty(), "nothing to measure");
-    let engine = multimem_runtime::engine()?;
+    let mut engines = Engines::default();
     let mut summaries = Vec::new();
     for &constraints in &args.sizes {
         let mut runners = Vec::new();
         for &approach in &args.approaches {
             progress(&format!("2^{:.0} constraints: setting up {approach}", (constraints as f64).log2()));
+            let engine = engines.get(approach)?;
             runners.push((approach, Runner::new(&engine, approach, constraints, args)?, Vec::new()));
         }
         for proof in 1..=args.proofs {
@@ -396,9 +418,54 @@ fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u
     Ok(series)
 }
 
+/// Size and compile time of a module the approaches run.
+#[derive(Clone, Debug)]
+pub struct ModuleCost {
+    /// `original`, or the form of the transformed module.
+    pub module: &'static str,
+    /// Code section bytes (the untransformed guest also carries 1.5 MB of DWARF that walrus drops).
+    pub code_bytes: usize,
+    /// Median time of `wasmtime::Module::new`.
+    pub compile: Duration,
+}
+
+/// The untransformed reference and each transformed form the approaches use,
+/// compiled interleaved three times (the transform itself is not counted).
+pub fn module_costs(approaches: &[Approach]) -> Result<Vec<ModuleCost>> {
+    let mut modules = vec![("original", crate::reference::WASM)];
+    for form in [multimem_transform::Form::Portable, multimem_transform::Form::View] {
+        if approaches.iter().any(|a| matches!(a, Approach::Runtime(s) if s.form() == Some(form))) {
+            modules.push((form.name(), crate::reference::transformed(form)));
+        }
+    }
+    let engine = multimem_runtime::engine()?;
+    let mut times = vec![Vec::new(); modules.len()];
+    for _ in 0..3 {
+        for ((_, wasm), times) in modules.iter().zip(&mut times) {
+            let start = Instant::now();
+            wasmtime::Module::new(&engine, wasm)?;
+            times.push(start.elapsed());
+        }
+    }
+    Ok(modules.into_iter().zip(times).map(|((module, wasm), t)| ModuleCost { module, code_bytes: multimem_transform::inspect::code_bytes(wasm), compile: median(t) }).collect())
+}
+
+impl ModuleCost {
+    pub fn to_json(&self, original: &ModuleCost) -> serde_json::Value {
+        json!({
+            "module": self.module,
+            "code_bytes": self.code_bytes,
+            "size_ratio": self.code_bytes as f64 / original.code_bytes as f64,
+            "compile_ms": self.compile.as_secs_f64() * 1e3,
+            "compile_ratio": self.compile.as_secs_f64() / original.compile.as_secs_f64(),
+        })
+    }
+}
+
 pub fn run(args: &Args) -> Result<()> {
     let summaries = measure(args, |p| eprint!("\r{p:<60}"))?;
     eprintln!();
+    let modules = module_costs(&args.approaches)?;
     if let Some(path) = &args.plot {
         let series = isolated_rss(args, &summaries)?;
         crate::plot::write(path, &series)?;
@@ -407,17 +474,20 @@ pub fn run(args: &Args) -> Result<()> {
         for s in &summaries {
             println!("{}", s.to_json());
         }
+        for m in &modules {
+            println!("{}", m.to_json(&modules[0]));
+        }
         return Ok(());
     }
     println!(
-        "{:<9} {:>11} {:>6} {:>8} {:>10} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9}",
+        "{:<12} {:>11} {:>6} {:>8} {:>10} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9}",
         "approach", "constraints", "ok", "until", "proof ms", "ratio", "fresh us", "mem0 MiB", "mem1 MiB", "RSS MiB", "peak MiB"
     );
     for s in &summaries {
         let j = s.to_json();
         let mib = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0) / 1048576.0;
         println!(
-            "{:<9} {:>11} {:>6} {:>8} {:>10.1} {:>7} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            "{:<12} {:>11} {:>6} {:>8} {:>10.1} {:>7} {:>12.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
             s.approach.name(),
             s.constraints,
             format!("{}/{}", j["ok"], j["proofs"]),
@@ -430,6 +500,12 @@ pub fn run(args: &Args) -> Result<()> {
             mib(&j["rss_bytes_last"]),
             mib(&j["rss_bytes_peak"]),
         );
+    }
+    println!("\n{:<12} {:>10} {:>7} {:>11} {:>7}", "module", "code bytes", "ratio", "compile ms", "ratio");
+    for m in &modules {
+        let j = m.to_json(&modules[0]);
+        let f = |k: &str| j[k].as_f64().unwrap_or(0.0);
+        println!("{:<12} {:>10} {:>7.2} {:>11.0} {:>7.2}", m.module, m.code_bytes, f("size_ratio"), f("compile_ms"), f("compile_ratio"));
     }
     Ok(())
 }

@@ -327,3 +327,15 @@ impl Facts {
         s
     }
 }
+
+/// Bytes of the code section: a module's size without custom sections
+/// (DWARF, names), which a transform may drop or keep.
+pub fn code_bytes(wasm: &[u8]) -> usize {
+    Parser::new(0)
+        .parse_all(wasm)
+        .find_map(|p| match p {
+            Ok(Payload::CodeSectionStart { size, .. }) => Some(size as usize),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
