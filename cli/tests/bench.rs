@@ -11,10 +11,12 @@ fn every_approach_runs_and_reports_consistently() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let records: Vec<serde_json::Value> =
+    let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (records, modules): (Vec<_>, Vec<_>) = lines.into_iter().partition(|r| r.get("approach").is_some());
     let names: Vec<&str> = records.iter().map(|r| r["approach"].as_str().unwrap()).collect();
-    assert_eq!(names, ["baseline", "recreate", "in-place", "proxy", "process", "fork"]);
+    let all = ["baseline", "recreate", "in-place", "view", "private-view", "proxy", "process", "fork"];
+    assert_eq!(names, all);
     for r in &records {
         assert_eq!(r["proofs"], 3, "{r}");
         assert_eq!(r["ok"], 2, "the third proof traps under every approach: {r}");
@@ -24,5 +26,11 @@ fn every_approach_runs_and_reports_consistently() {
     assert_eq!(records[0]["ratio_to_baseline"], 1.0);
     assert!(records[1]["memory1_peak_pages"].as_u64().unwrap() > 0, "recreate proves in memory 1");
     let svg = std::fs::read_to_string(&plot).unwrap();
-    assert_eq!(svg.matches("<polyline").count(), 6, "one line per approach");
+    assert_eq!(svg.matches("<polyline").count(), all.len(), "one line per approach");
+    let module_names: Vec<&str> = modules.iter().map(|m| m["module"].as_str().unwrap()).collect();
+    assert_eq!(module_names, ["original", "portable", "view"]);
+    assert_eq!(modules[0]["size_ratio"], 1.0);
+    for m in &modules {
+        assert!(m["code_bytes"].as_u64().unwrap() > 0 && m["compile_ms"].as_f64().unwrap() > 0.0, "{m}");
+    }
 }
