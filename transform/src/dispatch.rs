@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use walrus::ir::*;
 use walrus::{ConstExpr, GlobalId, LocalFunction, LocalId, Module, ValType};
 
+use crate::provenance::{self, PersistentAccesses};
 use crate::Layout;
 
 /// Where a store keeps its value while the tag is tested.
@@ -35,8 +36,10 @@ pub struct DispatchStats {
     pub copies: u64,
     pub fills: u64,
     pub inits: u64,
-    /// Loads from a constant address, resolved without dispatch.
+    /// Loads from a constant address at or above the split, resolved without dispatch.
     pub constant_address: u64,
+    /// Accesses whose address is provably in memory 0 (stack, statics), left as they were.
+    pub persistent_address: u64,
     /// Accesses aimed at memory 1 with no dispatch (view form).
     pub retargeted: u64,
 }
@@ -51,6 +54,7 @@ impl DispatchStats {
         self.fills += o.fills;
         self.inits += o.inits;
         self.constant_address += o.constant_address;
+        self.persistent_address += o.persistent_address;
         self.retargeted += o.retargeted;
         self
     }
@@ -62,12 +66,13 @@ impl DispatchStats {
 }
 
 pub fn run(module: &mut Module, layout: &Layout, anchor: StoreAnchor) -> Result<DispatchStats> {
+    let persistent = provenance::run(module, layout.split);
     let scratch = Scratch::new(module, anchor);
     let rewriter = Rewriter { layout: *layout, scratch };
     let stats = module
         .funcs
         .par_iter_local_mut()
-        .map(|(_, func)| rewriter.function(func))
+        .map(|(id, func)| rewriter.function(func, &persistent[&id]))
         .reduce(DispatchStats::default, DispatchStats::add);
     Ok(stats)
 }
@@ -179,13 +184,18 @@ struct Rewriter {
 }
 
 impl Rewriter {
-    fn function(&self, func: &mut LocalFunction) -> DispatchStats {
+    fn function(&self, func: &mut LocalFunction, persistent: &PersistentAccesses) -> DispatchStats {
         let mut stats = DispatchStats::default();
         for seq in instr_seqs(func) {
             let old = std::mem::take(&mut func.block_mut(seq).instrs);
             let mut new = Vec::with_capacity(old.len());
-            for (instr, loc) in old {
-                self.instr(func, &mut new, instr, loc, &mut stats);
+            for (i, (instr, loc)) in old.into_iter().enumerate() {
+                if persistent.contains(&(seq, i)) && self.touches_memory0(&instr) {
+                    stats.persistent_address += 1;
+                    new.push((instr, loc));
+                } else {
+                    self.instr(func, &mut new, instr, loc, &mut stats);
+                }
             }
             func.block_mut(seq).instrs = new;
         }
@@ -206,6 +216,10 @@ impl Rewriter {
                 self.access(func, out, &instr, loc, operands.as_slice(), result, stored)
             }
         }
+    }
+
+    fn touches_memory0(&self, instr: &Instr) -> bool {
+        self.shape(instr, &mut DispatchStats::default()).is_some()
     }
 
     /// Classifies `instr` if it touches memory 0 and counts it.

@@ -31,6 +31,7 @@ pub mod limit_memory;
 #[cfg(feature = "opt")]
 pub mod opt;
 pub mod persistent_import;
+mod provenance;
 mod validate;
 mod view;
 

@@ -1,0 +1,344 @@
+//! Which memory-0 accesses provably address memory 0, so need no dispatch.
+//!
+//! A pointer is *persistent* when it is a constant below the split, the stack
+//! pointer, an immutable global below the split, or one of those plus or
+//! minus constants (or masked with `and`), possibly passed through locals.
+//! Such an address never points into memory 1: the stack and the statics live
+//! in memory 0, and no object crosses the split (memory 0 ends there). The
+//! stack pointer counts only if the whole module keeps it that way — every
+//! `global.set` of it stores a persistent value — which a module that points
+//! its stack into the heap (threads, fibers) does not.
+//!
+//! Locals are tracked flow-sensitively over the structured control flow
+//! (LLVM reuses one local for unrelated values); expressions are read back
+//! off the stack-machine code, and whatever cannot be read stays dispatched.
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+use walrus::ir::*;
+use walrus::{ConstExpr, FunctionId, GlobalId, GlobalKind, LocalFunction, LocalId, Module};
+
+/// Longest chain of nested operands read back; deeper expressions stay unknown.
+const MAX_DEPTH: usize = 16;
+
+/// Memory accesses, by sequence and position, whose address is persistent.
+pub type PersistentAccesses = HashSet<(InstrSeqId, usize)>;
+
+/// Finds, in every defined function, the accesses that need no dispatch.
+pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, PersistentAccesses> {
+    let constant_globals: HashSet<GlobalId> = module
+        .globals
+        .iter()
+        .filter(|g| !g.mutable && matches!(g.kind, GlobalKind::Local(ConstExpr::Value(Value::I32(c))) if (c as u32) < split))
+        .map(|g| g.id())
+        .collect();
+    let stack_pointer = crate::export_host::find_stack_pointer(module).filter(|&sp| {
+        matches!(module.globals.get(sp).kind, GlobalKind::Local(ConstExpr::Value(Value::I32(init))) if (init as u32) < split)
+    });
+    let analyse = |stack_pointer| {
+        let roots = Roots { split, stack_pointer, constant_globals: &constant_globals };
+        module.funcs.par_iter_local().map(|(id, func)| (id, roots.function(func))).collect::<Vec<_>>()
+    };
+    // Assume the stack pointer persistent; keep the result if every write agrees.
+    let mut results = analyse(stack_pointer);
+    if stack_pointer.is_some() && !results.iter().all(|(_, r)| r.keeps_stack_pointer) {
+        results = analyse(None);
+    }
+    results.into_iter().map(|(id, r)| (id, r.accesses)).collect()
+}
+
+struct Roots<'a> {
+    split: u32,
+    stack_pointer: Option<GlobalId>,
+    constant_globals: &'a HashSet<GlobalId>,
+}
+
+#[derive(Default)]
+struct FunctionResult {
+    accesses: PersistentAccesses,
+    keeps_stack_pointer: bool,
+}
+
+impl Roots<'_> {
+    fn function(&self, func: &LocalFunction) -> FunctionResult {
+        let mut walk = Walk { roots: self, labels: HashMap::new(), result: FunctionResult { keeps_stack_pointer: true, ..Default::default() } };
+        if has_unmodelled_control(func) {
+            walk.result.keeps_stack_pointer = !writes_global(func, self.stack_pointer);
+            return walk.result;
+        }
+        // Locals start at zero, a persistent address; parameters may be anything.
+        let params: HashSet<LocalId> = func.args.iter().copied().collect();
+        let mut entry = State::default();
+        for local in locals_of(func) {
+            if !params.contains(&local) {
+                entry.0.insert(local);
+            }
+        }
+        walk.seq(func, func.entry_block(), Some(entry));
+        walk.result
+    }
+
+    /// Whether the value `instrs[start..end]` computes is a persistent pointer,
+    /// with `state` the locals that are persistent where the expression is read.
+    fn is_persistent(&self, instrs: &[(Instr, InstrLocId)], start: usize, end: usize, state: &State, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        let recurse = |s, e| self.is_persistent(instrs, s, e, state, depth + 1);
+        let is_const = |s: usize, e: usize| e == s + 1 && matches!(instrs[s].0, Instr::Const(_));
+        match &instrs[end - 1].0 {
+            Instr::Const(Const { value: Value::I32(c) }) => (*c as u32) < self.split,
+            Instr::GlobalGet(g) => Some(g.global) == self.stack_pointer || self.constant_globals.contains(&g.global),
+            Instr::LocalGet(l) => state.0.contains(&l.local),
+            Instr::LocalTee(_) => recurse(start, end - 1),
+            Instr::Binop(Binop { op }) => {
+                let Some(right) = value_start(instrs, end - 1) else { return false };
+                match op {
+                    BinaryOp::I32Add => (recurse(start, right) && is_const(right, end - 1)) || (is_const(start, right) && recurse(right, end - 1)),
+                    BinaryOp::I32Sub => recurse(start, right) && is_const(right, end - 1),
+                    // Unsigned, `p & m <= p`.
+                    BinaryOp::I32And => recurse(start, right) || recurse(right, end - 1),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The locals holding a persistent pointer at a point of the function.
+#[derive(Clone, Default, PartialEq, Eq)]
+struct State(HashSet<LocalId>);
+
+/// Where control may flow together: `None` is unreachable, the identity.
+fn meet(a: Option<State>, b: Option<State>) -> Option<State> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(State(a.0.intersection(&b.0).copied().collect())),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+struct Walk<'r, 'a> {
+    roots: &'r Roots<'a>,
+    /// The state reaching each label through branches.
+    labels: HashMap<InstrSeqId, Option<State>>,
+    result: FunctionResult,
+}
+
+impl Walk<'_, '_> {
+    /// Walks one sequence from `state`, returning the state where it falls through.
+    fn seq(&mut self, func: &LocalFunction, seq: InstrSeqId, mut state: Option<State>) -> Option<State> {
+        let instrs = &func.block(seq).instrs;
+        // Assignments so far in this sequence, to read an expression with the
+        // locals as they were where it starts.
+        let mut history = History::default();
+        for (i, (instr, _)) in instrs.iter().enumerate() {
+            let Some(current) = &state else {
+                break; // the rest of the sequence is dead code
+            };
+            let reader = Reader { roots: self.roots, instrs, state: current, history: &history };
+            match instr {
+                Instr::LocalSet(LocalSet { local }) | Instr::LocalTee(LocalTee { local }) => {
+                    let persistent = reader.value_is_persistent(i);
+                    let current = state.as_mut().unwrap();
+                    let was = if persistent { !current.0.insert(*local) } else { current.0.remove(local) };
+                    history.0.push((i, *local, was));
+                }
+                Instr::GlobalSet(g) if Some(g.global) == self.roots.stack_pointer => {
+                    if !reader.value_is_persistent(i) {
+                        self.result.keeps_stack_pointer = false;
+                    }
+                }
+                Instr::Load(_) | Instr::Store(_) | Instr::LoadSimd(_) => {
+                    if reader.access_is_persistent(i) {
+                        self.result.accesses.insert((seq, i));
+                    }
+                }
+                Instr::Block(b) => state = self.block(func, b.seq, state),
+                Instr::Loop(l) => state = self.looped(func, l.seq, state),
+                Instr::IfElse(e) => {
+                    let consequent = self.block(func, e.consequent, state.clone());
+                    let alternative = self.block(func, e.alternative, state);
+                    state = meet(consequent, alternative);
+                }
+                Instr::Br(b) => self.branch(b.block, &state),
+                Instr::BrIf(b) => self.branch(b.block, &state),
+                Instr::BrTable(t) => {
+                    for &target in t.blocks.iter().chain([&t.default]) {
+                        self.branch(target, &state);
+                    }
+                }
+                _ => {}
+            }
+            if instr.following_instructions_are_unreachable() {
+                state = None;
+            }
+        }
+        state
+    }
+
+    /// A block (or an arm of an if): its end is reached by falling through or by a branch.
+    fn block(&mut self, func: &LocalFunction, seq: InstrSeqId, state: Option<State>) -> Option<State> {
+        self.labels.insert(seq, None);
+        let fallthrough = self.seq(func, seq, state);
+        meet(fallthrough, self.labels.remove(&seq).flatten())
+    }
+
+    /// A loop's head is reached from before it and by branches back; walk to a fixed point.
+    fn looped(&mut self, func: &LocalFunction, seq: InstrSeqId, entry: Option<State>) -> Option<State> {
+        let mut head = entry;
+        loop {
+            self.labels.insert(seq, None);
+            let fallthrough = self.seq(func, seq, head.clone());
+            let back = self.labels.remove(&seq).flatten();
+            let next = meet(head.clone(), back);
+            if next == head {
+                return fallthrough;
+            }
+            head = next;
+        }
+    }
+
+    fn branch(&mut self, target: InstrSeqId, state: &Option<State>) {
+        // A label not on the walk's path is the function's own (a return).
+        if let Some(label) = self.labels.get_mut(&target) {
+            *label = meet(label.take(), state.clone());
+        }
+    }
+}
+
+/// Each assignment of a sequence: position, local, and whether the local was persistent before.
+#[derive(Default)]
+struct History(Vec<(usize, LocalId, bool)>);
+
+/// Reads expressions of one sequence at one point of the walk.
+struct Reader<'a> {
+    roots: &'a Roots<'a>,
+    instrs: &'a [(Instr, InstrLocId)],
+    state: &'a State,
+    history: &'a History,
+}
+
+impl Reader<'_> {
+    /// Whether the value left on the stack just before `instrs[end]` is persistent.
+    fn value_is_persistent(&self, end: usize) -> bool {
+        let Some(start) = value_start(self.instrs, end) else { return false };
+        // A `local.tee` inside the expression would change a local midway; only one on top is read through.
+        let tee_on_top = matches!(self.instrs[end - 1].0, Instr::LocalTee(_));
+        let tees = self.instrs[start..end].iter().filter(|(i, _)| matches!(i, Instr::LocalTee(_))).count();
+        if tees != usize::from(tee_on_top) {
+            return false;
+        }
+        let state = self.state_at(start);
+        self.roots.is_persistent(self.instrs, start, end, &state, 0)
+    }
+
+    /// The locals as they were before `instrs[at]`.
+    fn state_at(&self, at: usize) -> std::borrow::Cow<'_, State> {
+        let later = self.history.0.iter().rev().take_while(|(i, _, _)| *i >= at);
+        if later.clone().next().is_none() {
+            return std::borrow::Cow::Borrowed(self.state);
+        }
+        let mut state = self.state.clone();
+        for &(_, local, was) in later {
+            if was {
+                state.0.insert(local);
+            } else {
+                state.0.remove(&local);
+            }
+        }
+        std::borrow::Cow::Owned(state)
+    }
+
+    fn access_is_persistent(&self, at: usize) -> bool {
+        let operands_after_address = match &self.instrs[at].0 {
+            Instr::Load(_) => 0,
+            Instr::Store(_) => 1,
+            Instr::LoadSimd(l) => match l.kind {
+                LoadSimdKind::V128Load8Lane(_)
+                | LoadSimdKind::V128Load16Lane(_)
+                | LoadSimdKind::V128Load32Lane(_)
+                | LoadSimdKind::V128Load64Lane(_)
+                | LoadSimdKind::V128Store8Lane(_)
+                | LoadSimdKind::V128Store16Lane(_)
+                | LoadSimdKind::V128Store32Lane(_)
+                | LoadSimdKind::V128Store64Lane(_) => 1,
+                _ => 0,
+            },
+            _ => return false,
+        };
+        let mut end = at;
+        for _ in 0..operands_after_address {
+            match value_start(self.instrs, end) {
+                Some(start) => end = start,
+                None => return false,
+            }
+        }
+        self.value_is_persistent(end)
+    }
+}
+
+/// Where the expression that leaves the top value before `instrs[end]` begins,
+/// if it is made only of instructions whose stack effect is known here.
+fn value_start(instrs: &[(Instr, InstrLocId)], end: usize) -> Option<usize> {
+    start_at_depth(instrs, end, 0)
+}
+
+fn start_at_depth(instrs: &[(Instr, InstrLocId)], end: usize, depth: usize) -> Option<usize> {
+    if end == 0 || depth > MAX_DEPTH {
+        return None;
+    }
+    let pops = operand_count(&instrs[end - 1].0)?;
+    let mut start = end - 1;
+    for _ in 0..pops {
+        start = start_at_depth(instrs, start, depth + 1)?;
+    }
+    Some(start)
+}
+
+/// How many operands an instruction that leaves exactly one value takes.
+fn operand_count(instr: &Instr) -> Option<usize> {
+    Some(match instr {
+        Instr::Const(_) | Instr::LocalGet(_) | Instr::GlobalGet(_) | Instr::MemorySize(_) => 0,
+        Instr::LocalTee(_) | Instr::Unop(_) | Instr::Load(_) => 1,
+        Instr::Binop(_) => 2,
+        Instr::Select(_) => 3,
+        _ => return None,
+    })
+}
+
+/// Every local the function names.
+fn locals_of(func: &LocalFunction) -> HashSet<LocalId> {
+    each_instr(func, |i| match i {
+        Instr::LocalGet(LocalGet { local }) | Instr::LocalSet(LocalSet { local }) | Instr::LocalTee(LocalTee { local }) => Some(*local),
+        _ => None,
+    })
+    .into_iter()
+    .collect()
+}
+
+/// Exceptions and typed-reference branches, which the walk does not follow.
+fn has_unmodelled_control(func: &LocalFunction) -> bool {
+    !each_instr(func, |i| {
+        matches!(
+            i,
+            Instr::Try(_) | Instr::TryTable(_) | Instr::BrOnNull(_) | Instr::BrOnNonNull(_) | Instr::BrOnCast(_) | Instr::BrOnCastFail(_)
+        )
+        .then_some(())
+    })
+    .is_empty()
+}
+
+fn writes_global(func: &LocalFunction, global: Option<GlobalId>) -> bool {
+    !each_instr(func, |i| matches!(i, Instr::GlobalSet(g) if Some(g.global) == global).then_some(())).is_empty()
+}
+
+fn each_instr<T>(func: &LocalFunction, mut f: impl FnMut(&Instr) -> Option<T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for seq in crate::dispatch::instr_seqs(func) {
+        out.extend(func.block(seq).instrs.iter().filter_map(|(i, _)| f(i)));
+    }
+    out
+}
