@@ -427,11 +427,14 @@ pub struct ModuleCost {
     pub code_bytes: usize,
     /// Median time of `wasmtime::Module::new`.
     pub compile: Duration,
+    /// Of the memory-0 accesses one proof executes, the share that dispatches
+    /// (portable form; counted by an instrumented build, at the smallest size).
+    pub dispatched: Option<f64>,
 }
 
 /// The untransformed reference and each transformed form the approaches use,
 /// compiled interleaved three times (the transform itself is not counted).
-pub fn module_costs(approaches: &[Approach]) -> Result<Vec<ModuleCost>> {
+pub fn module_costs(approaches: &[Approach], constraints: u32) -> Result<Vec<ModuleCost>> {
     let mut modules = vec![("original", crate::reference::WASM)];
     for form in [multimem_transform::Form::Portable, multimem_transform::Form::View] {
         if approaches.iter().any(|a| matches!(a, Approach::Runtime(s) if s.form() == Some(form))) {
@@ -447,7 +450,23 @@ pub fn module_costs(approaches: &[Approach]) -> Result<Vec<ModuleCost>> {
             times.push(start.elapsed());
         }
     }
-    Ok(modules.into_iter().zip(times).map(|((module, wasm), t)| ModuleCost { module, code_bytes: multimem_transform::inspect::code_bytes(wasm), compile: median(t) }).collect())
+    let mut costs = Vec::new();
+    for ((module, wasm), t) in modules.into_iter().zip(times) {
+        let dispatched = if module == multimem_transform::Form::Portable.name() { Some(dispatched_share(constraints)?) } else { None };
+        costs.push(ModuleCost { module, code_bytes: multimem_transform::inspect::code_bytes(wasm), compile: median(t), dispatched });
+    }
+    Ok(costs)
+}
+
+/// The share of executed memory-0 accesses that still dispatch in one portable proof.
+fn dispatched_share(constraints: u32) -> Result<f64> {
+    let options = multimem_transform::Options { count_accesses: true, ..Default::default() };
+    let wasm = multimem_transform::transform(crate::reference::WASM, &options)?;
+    let engine = multimem_runtime::engine_for(Strategy::Recreate)?;
+    let mut reference = Reference::load_module(&engine, &wasm, Strategy::Recreate, Default::default())?;
+    reference.setup(constraints)?;
+    let (dispatched, direct) = reference.count_accesses(1).context("counting accesses")?;
+    Ok(dispatched as f64 / (dispatched + direct).max(1) as f64)
 }
 
 impl ModuleCost {
@@ -458,6 +477,7 @@ impl ModuleCost {
             "size_ratio": self.code_bytes as f64 / original.code_bytes as f64,
             "compile_ms": self.compile.as_secs_f64() * 1e3,
             "compile_ratio": self.compile.as_secs_f64() / original.compile.as_secs_f64(),
+            "dispatched_share": self.dispatched,
         })
     }
 }
@@ -465,7 +485,8 @@ impl ModuleCost {
 pub fn run(args: &Args) -> Result<()> {
     let summaries = measure(args, |p| eprint!("\r{p:<60}"))?;
     eprintln!();
-    let modules = module_costs(&args.approaches)?;
+    let smallest = args.sizes.iter().copied().min().unwrap_or(1 << 10);
+    let modules = module_costs(&args.approaches, smallest)?;
     if let Some(path) = &args.plot {
         let series = isolated_rss(args, &summaries)?;
         crate::plot::write(path, &series)?;
@@ -501,11 +522,12 @@ pub fn run(args: &Args) -> Result<()> {
             mib(&j["rss_bytes_peak"]),
         );
     }
-    println!("\n{:<12} {:>10} {:>7} {:>11} {:>7}", "module", "code bytes", "ratio", "compile ms", "ratio");
+    println!("\n{:<12} {:>10} {:>7} {:>11} {:>7} {:>11}", "module", "code bytes", "ratio", "compile ms", "ratio", "dispatched");
     for m in &modules {
         let j = m.to_json(&modules[0]);
         let f = |k: &str| j[k].as_f64().unwrap_or(0.0);
-        println!("{:<12} {:>10} {:>7.2} {:>11.0} {:>7.2}", m.module, m.code_bytes, f("size_ratio"), f("compile_ms"), f("compile_ratio"));
+        let share = m.dispatched.map_or("-".into(), |d| format!("{:.1}%", d * 100.0));
+        println!("{:<12} {:>10} {:>7.2} {:>11.0} {:>7.2} {:>11}", m.module, m.code_bytes, f("size_ratio"), f("compile_ms"), f("compile_ratio"), share);
     }
     Ok(())
 }

@@ -47,8 +47,13 @@ pub struct Reference {
 
 impl Reference {
     pub fn load(engine: &Engine, strategy: Strategy, limits: Limits) -> Result<Self> {
+        Self::load_module(engine, module_for(strategy), strategy, limits)
+    }
+
+    /// The reference prover as `wasm`, a build of it in the form `strategy` runs.
+    pub fn load_module(engine: &Engine, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
         let linker = Linker::new(engine);
-        Ok(Reference { prover: Prover::load(engine, &linker, module_for(strategy), strategy, limits)? })
+        Ok(Reference { prover: Prover::load(engine, &linker, wasm, strategy, limits)? })
     }
 
     pub fn prover(&mut self) -> &mut Prover<()> {
@@ -80,8 +85,7 @@ impl Reference {
     /// One proof with seed `seed`; the same seed gives the same bytes.
     pub fn prove(&mut self, seed: u64) -> (Result<ProofOutput>, ProofMetrics) {
         self.prover.prove(|proof| {
-            let status = proof.call("prove", &[Val::I64(seed as i64)])?[0].unwrap_i32();
-            ensure!(status == 0, "prove returned status {status}");
+            prove_call(proof, seed)?;
             let ptr = proof.call("proof_ptr", &[])?[0].unwrap_i32() as u32;
             let len = proof.call("proof_len", &[])?[0].unwrap_i32() as u32;
             let bytes = proof.read(ptr, len).context("reading the proof")?;
@@ -89,6 +93,23 @@ impl Reference {
             let ephemeral_high_water = proof.call("ephemeral_high_water", &[])?[0].unwrap_i32() as u32 as u64;
             Ok(ProofOutput { bytes, ephemeral_peak_live, ephemeral_high_water })
         })
+    }
+
+    /// Memory-0 accesses one proof executes, `(dispatched, direct)`: the module
+    /// must be a portable build with [`Options::count_accesses`].
+    pub fn count_accesses(&mut self, seed: u64) -> Result<(u64, u64)> {
+        self.prover
+            .prove(|proof| {
+                prove_call(proof, seed)?;
+                let mut read = |name: &str| -> Result<u64> {
+                    let export = format!("{}{name}", multimem_transform::COUNT_EXPORT_PREFIX);
+                    let instance = proof.instance();
+                    let global = instance.get_global(proof.store(), &export).with_context(|| format!("no export {export}: not a counting build"))?;
+                    Ok(global.get(proof.store()).unwrap_i64() as u64)
+                };
+                Ok((read("dispatched")?, read("direct")?))
+            })
+            .0
     }
 
     /// Checks proof bytes with the verifying key (no proof active).
@@ -103,4 +124,10 @@ impl Reference {
             Ok(status == 1)
         })
     }
+}
+
+fn prove_call(proof: &mut multimem_runtime::Session<'_, ()>, seed: u64) -> Result<()> {
+    let status = proof.call("prove", &[Val::I64(seed as i64)])?[0].unwrap_i32();
+    ensure!(status == 0, "prove returned status {status}");
+    Ok(())
 }

@@ -25,6 +25,10 @@ pub struct Args {
     /// Where stores keep their value during dispatch: `global` (faster, single-threaded modules) or `local`.
     #[arg(long, value_parser = parse_anchor)]
     pub store_anchor: Option<StoreAnchor>,
+    /// Count executed memory-0 accesses (dispatched, direct) in exported globals
+    /// `multimem.count.dispatched` and `multimem.count.direct`; for measuring only.
+    #[arg(long)]
+    pub count_accesses: bool,
     /// Print what was rewritten as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -49,7 +53,7 @@ fn parse_anchor(s: &str) -> Result<StoreAnchor, String> {
 pub fn run(args: &Args) -> Result<()> {
     let split = multimem_transform::check_split(args.split)?;
     let wasm = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
-    let options = Options { split, form: args.form, store_anchor: args.store_anchor, opt: args.opt.clone() };
+    let options = Options { split, form: args.form, store_anchor: args.store_anchor, opt: args.opt.clone(), count_accesses: args.count_accesses };
     let (out, report) =
         multimem_transform::transform_with_report(&wasm, &options).with_context(|| format!("{}", args.input.display()))?;
     write_whole(&args.output, &out)?;

@@ -65,10 +65,11 @@ impl DispatchStats {
     }
 }
 
-pub fn run(module: &mut Module, layout: &Layout, anchor: StoreAnchor) -> Result<DispatchStats> {
+pub fn run(module: &mut Module, layout: &Layout, anchor: StoreAnchor, count: bool) -> Result<DispatchStats> {
     let persistent = provenance::run(module, layout.split);
     let scratch = Scratch::new(module, anchor);
-    let rewriter = Rewriter { layout: *layout, scratch };
+    let counters = count.then(|| Counters::new(module));
+    let rewriter = Rewriter { layout: *layout, scratch, counters };
     let stats = module
         .funcs
         .par_iter_local_mut()
@@ -181,7 +182,30 @@ enum Shape {
 struct Rewriter {
     layout: Layout,
     scratch: Scratch,
+    counters: Option<Counters>,
 }
+
+/// Exported i64 globals counting executed memory-0 accesses, for measuring
+/// how much still dispatches (they cost time: not for shipping).
+struct Counters {
+    dispatched: GlobalId,
+    direct: GlobalId,
+}
+
+impl Counters {
+    fn new(module: &mut Module) -> Counters {
+        let mut counter = |name: &str| {
+            let id = module.globals.add_local(ValType::I64, true, false, ConstExpr::Value(Value::I64(0)));
+            module.globals.get_mut(id).name = Some(format!("multimem_count_{name}"));
+            module.exports.add(&format!("{COUNT_EXPORT_PREFIX}{name}"), id);
+            id
+        };
+        Counters { dispatched: counter("dispatched"), direct: counter("direct") }
+    }
+}
+
+/// Exports of the counters [`crate::Options::count_accesses`] adds: `dispatched` and `direct`.
+pub const COUNT_EXPORT_PREFIX: &str = "multimem.count.";
 
 impl Rewriter {
     fn function(&self, func: &mut LocalFunction, persistent: &PersistentAccesses) -> DispatchStats {
@@ -192,6 +216,7 @@ impl Rewriter {
             for (i, (instr, loc)) in old.into_iter().enumerate() {
                 if persistent.contains(&(seq, i)) && self.touches_memory0(&instr) {
                     stats.persistent_address += 1;
+                    self.count(&mut new, loc, false);
                     new.push((instr, loc));
                 } else {
                     self.instr(func, &mut new, instr, loc, &mut stats);
@@ -207,6 +232,13 @@ impl Rewriter {
             out.push((instr, loc));
             return;
         };
+        if self.counters.is_some() {
+            // Counted before the address, so that a constant one is still seen as such.
+            let constant = matches!(&shape, Shape::Access { operands, .. } if operands.len == 0) && matches!(out.last(), Some((Instr::Const(_), _)));
+            let address = if constant { out.pop() } else { None };
+            self.count(out, loc, !constant);
+            out.extend(address);
+        }
         match shape {
             Shape::Copy => self.copy(func, out, loc),
             Shape::Access { operands, result, stored } => {
@@ -220,6 +252,16 @@ impl Rewriter {
 
     fn touches_memory0(&self, instr: &Instr) -> bool {
         self.shape(instr, &mut DispatchStats::default()).is_some()
+    }
+
+    /// Adds one to a counter, if counting; leaves the operand stack as it was.
+    fn count(&self, out: &mut Vec<(Instr, InstrLocId)>, loc: InstrLocId, dispatched: bool) {
+        let Some(c) = &self.counters else { return };
+        let global = if dispatched { c.dispatched } else { c.direct };
+        out.push((GlobalGet { global }.into(), loc));
+        out.push((Const { value: Value::I64(1) }.into(), loc));
+        out.push((Binop { op: BinaryOp::I64Add }.into(), loc));
+        out.push((GlobalSet { global }.into(), loc));
     }
 
     /// Classifies `instr` if it touches memory 0 and counts it.

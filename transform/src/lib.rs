@@ -38,7 +38,7 @@ mod view;
 use anyhow::{Context, Result};
 
 pub use check::check;
-pub use dispatch::{DispatchStats, StoreAnchor};
+pub use dispatch::{DispatchStats, StoreAnchor, COUNT_EXPORT_PREFIX};
 pub use validate::validate;
 
 /// The default split address: pointers at or above it live in memory 1.
@@ -90,11 +90,15 @@ pub struct Options {
     pub store_anchor: Option<StoreAnchor>,
     /// Run binaryen with this optimisation level (0–4, or `s`/`z`) after the rewrite.
     pub opt: Option<String>,
+    /// Count executed memory-0 accesses, dispatched and direct, in exported i64
+    /// globals `multimem.count.dispatched` and `multimem.count.direct` (portable
+    /// form; for measuring, the counting costs time).
+    pub count_accesses: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { split: DEFAULT_SPLIT, form: Form::Portable, store_anchor: None, opt: None }
+        Options { split: DEFAULT_SPLIT, form: Form::Portable, store_anchor: None, opt: None, count_accesses: false }
     }
 }
 
@@ -163,7 +167,7 @@ pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
         "--store-anchor global is per instance and cannot be used with a shared memory"
     );
     let rewritten = match options.form {
-        Form::Portable => dispatch::run(module, &layout, anchor)?,
+        Form::Portable => dispatch::run(module, &layout, anchor, options.count_accesses)?,
         Form::View => view::run(module, &layout)?,
     };
     let host = export_host::run(module, &layout)?;
