@@ -22,7 +22,7 @@ pub struct Args {
     /// (no dispatch; needs a host that maps memory 0 into memory 1, such as `multimem prove --strategy view`).
     #[arg(long, default_value = "portable")]
     pub form: Form,
-    /// Where stores keep their value during dispatch: `global` (faster, single-threaded modules) or `local`.
+    /// Where stores keep their value during dispatch: `global` (the default: fastest, per instance so per thread) or `local`.
     #[arg(long, value_parser = parse_anchor)]
     pub store_anchor: Option<StoreAnchor>,
     /// Count executed memory-0 accesses (dispatched, direct) in exported globals

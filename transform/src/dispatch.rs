@@ -18,8 +18,9 @@ use crate::Layout;
 /// Both arms of the dispatch read the value. Kept in a local, Cranelift may sink
 /// the computation of the value into each arm and recompute it (measured
 /// 3.7x on the reference prover); parked in a global, the value is computed once
-/// (1.27x). A global is per instance, so a shared (threaded) memory must use
-/// `Local`.
+/// (1.27x). The anchor global is never shared: each thread of a threaded module
+/// runs its own instance with its own globals, and nothing runs between the set
+/// and the get, so `Global` is right for shared memories too.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreAnchor {
     Local,

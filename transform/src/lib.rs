@@ -86,7 +86,7 @@ pub struct Options {
     /// Dispatch per access (portable) or address a host-built view (view).
     pub form: Form,
     /// Where a store parks its value before dispatching (see [`StoreAnchor`]).
-    /// `None` picks the fastest form that is correct for the module.
+    /// `None` picks the fastest, [`StoreAnchor::Global`].
     pub store_anchor: Option<StoreAnchor>,
     /// Run binaryen with this optimisation level (0–4, or `s`/`z`) after the rewrite.
     pub opt: Option<String>,
@@ -161,11 +161,7 @@ pub fn transform_with_report(wasm: &[u8], options: &Options) -> Result<(Vec<u8>,
 /// Runs every pass on an already parsed module (no validation, no binaryen).
 pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
     let layout = add_memory::run(module, options.split, options.form)?;
-    let anchor = options.store_anchor.unwrap_or(if layout.shared { StoreAnchor::Local } else { StoreAnchor::Global });
-    anyhow::ensure!(
-        !(layout.shared && anchor == StoreAnchor::Global),
-        "--store-anchor global is per instance and cannot be used with a shared memory"
-    );
+    let anchor = options.store_anchor.unwrap_or(StoreAnchor::Global);
     let rewritten = match options.form {
         Form::Portable => dispatch::run(module, &layout, anchor, options.count_accesses)?,
         Form::View => view::run(module, &layout)?,

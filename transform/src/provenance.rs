@@ -1,8 +1,9 @@
 //! Which memory-0 accesses provably address memory 0, so need no dispatch.
 //!
 //! A pointer is *persistent* when it is a constant below the split, the stack
-//! pointer, an immutable global below the split, or one of those plus or
-//! minus constants (or masked with `and`), possibly passed through locals.
+//! pointer, an immutable global below the split, or one of those moved by a
+//! constant offset under 16 MiB (or masked with `and`), possibly passed
+//! through locals.
 //! Such an address never points into memory 1: the stack and the statics live
 //! in memory 0, and no object crosses the split (memory 0 ends there). The
 //! stack pointer counts only if the whole module keeps it that way — every
@@ -21,11 +22,22 @@ use walrus::{ConstExpr, FunctionId, GlobalId, GlobalKind, LocalFunction, LocalId
 
 /// Longest chain of nested operands read back; deeper expressions stay unknown.
 const MAX_DEPTH: usize = 16;
+/// Largest constant offset a persistent pointer may move by and stay one; a
+/// larger one (such as the split itself) may be building a tagged pointer.
+const MAX_OFFSET: u32 = 1 << 24;
 
 /// Memory accesses, by sequence and position, whose address is persistent.
 pub type PersistentAccesses = HashSet<(InstrSeqId, usize)>;
 
+/// Rounds of the module-wide fixed point before giving up on its assumptions.
+const MAX_ROUNDS: usize = 32;
+
 /// Finds, in every defined function, the accesses that need no dispatch.
+///
+/// Optimistic assumptions — the stack pointer, and every parameter of a
+/// function only called directly, hold persistent pointers — are checked
+/// against every write and call site and dropped where they fail, until
+/// the analysis agrees with what it assumed.
 pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, PersistentAccesses> {
     let constant_globals: HashSet<GlobalId> = module
         .globals
@@ -33,43 +45,129 @@ pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, PersistentAccesse
         .filter(|g| !g.mutable && matches!(g.kind, GlobalKind::Local(ConstExpr::Value(Value::I32(c))) if (c as u32) < split))
         .map(|g| g.id())
         .collect();
-    let stack_pointer = crate::export_host::find_stack_pointer(module).filter(|&sp| {
+    let mut stack_pointer = crate::export_host::find_stack_pointer(module).filter(|&sp| {
         matches!(module.globals.get(sp).kind, GlobalKind::Local(ConstExpr::Value(Value::I32(init))) if (init as u32) < split)
     });
-    let analyse = |stack_pointer| {
-        let roots = Roots { split, stack_pointer, constant_globals: &constant_globals };
-        module.funcs.par_iter_local().map(|(id, func)| (id, roots.function(func))).collect::<Vec<_>>()
+    let mut params = direct_only_params(module);
+    let analyse = |stack_pointer, params: &Params| {
+        let roots = Roots { split, stack_pointer, constant_globals: &constant_globals, params };
+        module.funcs.par_iter_local().map(|(id, func)| (id, roots.function(id, func))).collect::<Vec<_>>()
     };
-    // Assume the stack pointer persistent; keep the result if every write agrees.
-    let mut results = analyse(stack_pointer);
-    if stack_pointer.is_some() && !results.iter().all(|(_, r)| r.keeps_stack_pointer) {
-        results = analyse(None);
+    for _ in 0..MAX_ROUNDS {
+        let results = analyse(stack_pointer, &params);
+        let mut agrees = true;
+        if stack_pointer.is_some() && !results.iter().all(|(_, r)| r.keeps_stack_pointer) {
+            stack_pointer = None;
+            agrees = false;
+        }
+        for (callee, args) in results.iter().flat_map(|(_, r)| &r.calls) {
+            for (assumed, &persistent) in params.get_mut(callee).into_iter().flatten().zip(args) {
+                if *assumed && !persistent {
+                    *assumed = false;
+                    agrees = false;
+                }
+            }
+        }
+        if agrees {
+            return results.into_iter().map(|(id, r)| (id, r.accesses)).collect();
+        }
     }
-    results.into_iter().map(|(id, r)| (id, r.accesses)).collect()
+    // No agreement in time: assume nothing.
+    analyse(None, &Params::new()).into_iter().map(|(id, r)| (id, r.accesses)).collect()
+}
+
+/// For each function called only directly, whether each parameter is assumed persistent.
+type Params = HashMap<FunctionId, Vec<bool>>;
+
+/// Every defined function that nothing outside direct calls can reach (not
+/// exported, not the start function, not in a table or a `ref.func`), with all
+/// of its parameters assumed persistent.
+fn direct_only_params(module: &Module) -> Params {
+    let mut escaping: HashSet<FunctionId> = module.start.into_iter().collect();
+    escaping.extend(module.exports.iter().filter_map(|e| match e.item {
+        walrus::ExportItem::Function(f) => Some(f),
+        _ => None,
+    }));
+    for element in module.elements.iter() {
+        match &element.items {
+            walrus::ElementItems::Functions(fs) => escaping.extend(fs),
+            walrus::ElementItems::Expressions(_, exprs) => escaping.extend(exprs.iter().flat_map(const_expr_funcs)),
+        }
+    }
+    for global in module.globals.iter() {
+        if let GlobalKind::Local(init) = &global.kind {
+            escaping.extend(const_expr_funcs(init));
+        }
+    }
+    for (_, func) in module.funcs.iter_local() {
+        escaping.extend(each_instr(func, |i| match i {
+            Instr::RefFunc(r) => Some(r.func),
+            _ => None,
+        }));
+    }
+    module
+        .funcs
+        .iter_local()
+        .filter(|(id, _)| !escaping.contains(id))
+        .map(|(id, func)| (id, vec![true; func.args.len()]))
+        .collect()
+}
+
+fn const_expr_funcs(expr: &ConstExpr) -> Vec<FunctionId> {
+    match expr {
+        ConstExpr::RefFunc(f) => vec![*f],
+        ConstExpr::Extended(ops) => ops
+            .iter()
+            .filter_map(|op| match op {
+                walrus::ConstOp::RefFunc(f) => Some(*f),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 struct Roots<'a> {
     split: u32,
     stack_pointer: Option<GlobalId>,
     constant_globals: &'a HashSet<GlobalId>,
+    params: &'a Params,
 }
 
 #[derive(Default)]
 struct FunctionResult {
     accesses: PersistentAccesses,
     keeps_stack_pointer: bool,
+    /// Direct calls to functions in [`Params`]: callee, and whether each argument is persistent.
+    calls: Vec<(FunctionId, Vec<bool>)>,
 }
 
 impl Roots<'_> {
-    fn function(&self, func: &LocalFunction) -> FunctionResult {
+    fn function(&self, id: FunctionId, func: &LocalFunction) -> FunctionResult {
         let mut walk = Walk { roots: self, labels: HashMap::new(), result: FunctionResult { keeps_stack_pointer: true, ..Default::default() } };
         if has_unmodelled_control(func) {
             walk.result.keeps_stack_pointer = !writes_global(func, self.stack_pointer);
+            // Its calls are not read: their arguments count as unknown.
+            for callee in each_instr(func, |i| match i {
+                Instr::Call(c) => Some(c.func),
+                Instr::ReturnCall(c) => Some(c.func),
+                _ => None,
+            }) {
+                if let Some(params) = self.params.get(&callee) {
+                    walk.result.calls.push((callee, vec![false; params.len()]));
+                }
+            }
             return walk.result;
         }
-        // Locals start at zero, a persistent address; parameters may be anything.
-        let params: HashSet<LocalId> = func.args.iter().copied().collect();
+        // Locals start at zero, a persistent address; parameters as assumed.
+        let assumed = self.params.get(&id);
         let mut entry = State::default();
+        for (k, &param) in func.args.iter().enumerate() {
+            if assumed.is_some_and(|a| a[k]) {
+                entry.0.insert(param);
+            }
+        }
+        let params: HashSet<LocalId> = func.args.iter().copied().collect();
         for local in locals_of(func) {
             if !params.contains(&local) {
                 entry.0.insert(local);
@@ -86,7 +184,11 @@ impl Roots<'_> {
             return false;
         }
         let recurse = |s, e| self.is_persistent(instrs, s, e, state, depth + 1);
-        let is_const = |s: usize, e: usize| e == s + 1 && matches!(instrs[s].0, Instr::Const(_));
+        let constant = |s: usize, e: usize| match instrs[s].0 {
+            Instr::Const(Const { value: Value::I32(c) }) if e == s + 1 => Some(c),
+            _ => None,
+        };
+        let small = |s, e| constant(s, e).is_some_and(|c: i32| c.unsigned_abs() < MAX_OFFSET);
         match &instrs[end - 1].0 {
             Instr::Const(Const { value: Value::I32(c) }) => (*c as u32) < self.split,
             Instr::GlobalGet(g) => Some(g.global) == self.stack_pointer || self.constant_globals.contains(&g.global),
@@ -94,11 +196,16 @@ impl Roots<'_> {
             Instr::LocalTee(_) => recurse(start, end - 1),
             Instr::Binop(Binop { op }) => {
                 let Some(right) = value_start(instrs, end - 1) else { return false };
+                let (l, r) = ((start, right), (right, end - 1));
                 match op {
-                    BinaryOp::I32Add => (recurse(start, right) && is_const(right, end - 1)) || (is_const(start, right) && recurse(right, end - 1)),
-                    BinaryOp::I32Sub => recurse(start, right) && is_const(right, end - 1),
+                    // Two constants fold; a pointer moves by an offset within its object.
+                    BinaryOp::I32Add => match (constant(l.0, l.1), constant(r.0, r.1)) {
+                        (Some(a), Some(b)) => (a.wrapping_add(b) as u32) < self.split,
+                        _ => (recurse(l.0, l.1) && small(r.0, r.1)) || (small(l.0, l.1) && recurse(r.0, r.1)),
+                    },
+                    BinaryOp::I32Sub => recurse(l.0, l.1) && small(r.0, r.1),
                     // Unsigned, `p & m <= p`.
-                    BinaryOp::I32And => recurse(start, right) || recurse(right, end - 1),
+                    BinaryOp::I32And => recurse(l.0, l.1) || recurse(r.0, r.1),
                     _ => false,
                 }
             }
@@ -151,9 +258,18 @@ impl Walk<'_, '_> {
                         self.result.keeps_stack_pointer = false;
                     }
                 }
+                // The last visit decides: a loop's walks end at its fixed point.
                 Instr::Load(_) | Instr::Store(_) | Instr::LoadSimd(_) => {
                     if reader.access_is_persistent(i) {
                         self.result.accesses.insert((seq, i));
+                    } else {
+                        self.result.accesses.remove(&(seq, i));
+                    }
+                }
+                Instr::Call(Call { func: callee }) | Instr::ReturnCall(ReturnCall { func: callee }) => {
+                    if let Some(params) = self.roots.params.get(callee) {
+                        let args = reader.arguments(i, params.len());
+                        self.result.calls.push((*callee, args));
                     }
                 }
                 Instr::Block(b) => state = self.block(func, b.seq, state),
@@ -250,6 +366,18 @@ impl Reader<'_> {
             }
         }
         std::borrow::Cow::Owned(state)
+    }
+
+    /// Whether each of the `n` arguments of the call at `instrs[at]` is persistent.
+    fn arguments(&self, at: usize, n: usize) -> Vec<bool> {
+        let mut args = vec![false; n];
+        let mut end = at;
+        for k in (0..n).rev() {
+            let Some(start) = value_start(self.instrs, end) else { break };
+            args[k] = self.value_is_persistent(end);
+            end = start;
+        }
+        args
     }
 
     fn access_is_persistent(&self, at: usize) -> bool {
