@@ -3,12 +3,15 @@
 //! A pointer is *persistent* when it is a constant below the split, the stack
 //! pointer, an immutable global below the split, or one of those moved by a
 //! constant offset under 16 MiB (or masked with `and`), possibly passed
-//! through locals.
-//! Such an address never points into memory 1: the stack and the statics live
-//! in memory 0, and no object crosses the split (memory 0 ends there). The
-//! stack pointer counts only if the whole module keeps it that way — every
-//! `global.set` of it stores a persistent value — which a module that points
-//! its stack into the heap (threads, fibers) does not.
+//! through locals or the parameters of functions only called directly. Such
+//! an address never points into memory 1: the stack and the statics live in
+//! memory 0, and no object crosses the split (memory 0 ends there). The stack
+//! pointer counts only if the whole module keeps the stack where it is —
+//! every `global.set` of it stores a persistent value, or one moved by some
+//! amount — which a module that points it at a new stack from the heap
+//! (threads, fibers) does not. A host that writes the stack pointer through
+//! its export must also keep it in memory 0 (multimem's runtime only restores
+//! values it read).
 //!
 //! Locals are tracked flow-sensitively over the structured control flow
 //! (LLVM reuses one local for unrelated values); expressions are read back
@@ -254,7 +257,7 @@ impl Walk<'_, '_> {
                     history.0.push((i, *local, was));
                 }
                 Instr::GlobalSet(g) if Some(g.global) == self.roots.stack_pointer => {
-                    if !reader.value_is_persistent(i) {
+                    if !reader.moves_persistent(i) {
                         self.result.keeps_stack_pointer = false;
                     }
                 }
@@ -366,6 +369,24 @@ impl Reader<'_> {
             }
         }
         std::borrow::Cow::Owned(state)
+    }
+
+    /// Whether the value before `instrs[end]` is persistent or a persistent one
+    /// moved by any amount: how a stack pointer is bumped (wasm-bindgen's
+    /// `__wbindgen_add_to_stack_pointer` takes the amount as a parameter),
+    /// unlike pointing it at a new stack from the heap.
+    fn moves_persistent(&self, end: usize) -> bool {
+        if self.value_is_persistent(end) {
+            return true;
+        }
+        let (Instr::Binop(Binop { op }), Some(right)) = (&self.instrs[end - 1].0, value_start(self.instrs, end - 1)) else {
+            return false;
+        };
+        match op {
+            BinaryOp::I32Add => self.value_is_persistent(right) || self.value_is_persistent(end - 1),
+            BinaryOp::I32Sub => self.value_is_persistent(right),
+            _ => false,
+        }
     }
 
     /// Whether each of the `n` arguments of the call at `instrs[at]` is persistent.
