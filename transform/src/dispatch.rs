@@ -5,12 +5,15 @@
 //! on both sides: the tag is a property of the base pointer. A load from a
 //! constant address is resolved here, with no run-time dispatch.
 
+use std::collections::HashSet;
+
 use anyhow::Result;
 use rayon::prelude::*;
 use walrus::ir::*;
 use walrus::{ConstExpr, GlobalId, LocalFunction, LocalId, Module, ValType};
 
-use crate::provenance::{self, PersistentAccesses};
+use crate::provenance::{self, Accesses, Known, Origin};
+use crate::version::{self, Plan};
 use crate::Layout;
 
 /// Where a store keeps its value while the tag is tested.
@@ -41,6 +44,11 @@ pub struct DispatchStats {
     pub constant_address: u64,
     /// Accesses whose address is provably in memory 0 (stack, statics), left as they were.
     pub persistent_address: u64,
+    /// Accesses in the copies of versioned functions that go straight to the
+    /// memory their copy's tags say (counted once per copy).
+    pub versioned: u64,
+    /// Functions with one body per combination of their pointer parameters' tags.
+    pub versioned_functions: u64,
     /// Accesses aimed at memory 1 with no dispatch (view form).
     pub retargeted: u64,
 }
@@ -56,6 +64,8 @@ impl DispatchStats {
         self.inits += o.inits;
         self.constant_address += o.constant_address;
         self.persistent_address += o.persistent_address;
+        self.versioned += o.versioned;
+        self.versioned_functions += o.versioned_functions;
         self.retargeted += o.retargeted;
         self
     }
@@ -67,14 +77,15 @@ impl DispatchStats {
 }
 
 pub fn run(module: &mut Module, layout: &Layout, anchor: StoreAnchor, count: bool) -> Result<DispatchStats> {
-    let persistent = provenance::run(module, layout.split);
+    let known = provenance::run(module, layout.split);
+    let plans = version::plan(module, &known);
     let scratch = Scratch::new(module, anchor);
     let counters = count.then(|| Counters::new(module));
     let rewriter = Rewriter { layout: *layout, scratch, counters };
     let stats = module
         .funcs
         .par_iter_local_mut()
-        .map(|(id, func)| rewriter.function(func, &persistent[&id]))
+        .map(|(id, func)| rewriter.function(func, &known[&id], plans.get(&id)))
         .reduce(DispatchStats::default, DispatchStats::add);
     Ok(stats)
 }
@@ -209,18 +220,38 @@ impl Counters {
 pub const COUNT_EXPORT_PREFIX: &str = "multimem.count.";
 
 impl Rewriter {
-    fn function(&self, func: &mut LocalFunction, persistent: &PersistentAccesses) -> DispatchStats {
+    fn function(&self, func: &mut LocalFunction, known: &Accesses, plan: Option<&Plan>) -> DispatchStats {
         let mut stats = DispatchStats::default();
+        let copies = plan.map(|plan| version::apply(func, plan, self.layout.split)).unwrap_or_default();
+        stats.versioned_functions = u64::from(plan.is_some());
         for seq in instr_seqs(func) {
+            let copy = copies.get(&seq).copied();
+            let original = copy.map_or(seq, |c| c.original);
             let old = std::mem::take(&mut func.block_mut(seq).instrs);
+            let targets: Vec<Option<Target>> =
+                old.iter().enumerate().map(|(i, (instr, _))| self.touches_memory0(instr).then(|| target(known.get(&(original, i))?, plan, copy)).flatten()).collect();
+            // In a copy where the address is tagged, untag it where it is computed.
+            let untag_after: HashSet<usize> = known
+                .iter()
+                .filter(|((s, i), _)| *s == original && targets.get(*i) == Some(&Some(Target::Ephemeral)))
+                .map(|(_, k)| k.address_end - 1)
+                .collect();
             let mut new = Vec::with_capacity(old.len());
             for (i, (instr, loc)) in old.into_iter().enumerate() {
-                if persistent.contains(&(seq, i)) && self.touches_memory0(&instr) {
-                    stats.persistent_address += 1;
-                    self.count(&mut new, loc, false);
-                    new.push((instr, loc));
-                } else {
-                    self.instr(func, &mut new, instr, loc, &mut stats);
+                match targets[i] {
+                    Some(target) => {
+                        match known[&(original, i)].origin {
+                            Origin::Persistent => stats.persistent_address += 1,
+                            Origin::Param(_) => stats.versioned += 1,
+                        }
+                        self.count(&mut new, loc, false);
+                        let memory = if target == Target::Ephemeral { self.layout.ephemeral } else { self.layout.persistent };
+                        new.push((retarget(&instr, memory), loc));
+                    }
+                    None => self.instr(func, &mut new, instr, loc, &mut stats),
+                }
+                if untag_after.contains(&i) {
+                    self.push_untag(&mut new, loc);
                 }
             }
             func.block_mut(seq).instrs = new;
@@ -453,9 +484,33 @@ impl Rewriter {
         out.push((Binop { op: BinaryOp::I32GeU }.into(), loc));
     }
 
+    fn push_untag(&self, out: &mut Vec<(Instr, InstrLocId)>, loc: InstrLocId) {
+        out.push((Const { value: Value::I32(self.layout.split as i32) }.into(), loc));
+        out.push((Binop { op: BinaryOp::I32Sub }.into(), loc));
+    }
+
     fn untag(&self, seq: &mut walrus::InstrSeqBuilder<'_>) {
         seq.i32_const(self.layout.split as i32);
         seq.instr(Binop { op: BinaryOp::I32Sub });
+    }
+}
+
+/// The memory an access provably reaches, without dispatch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Persistent,
+    Ephemeral,
+}
+
+/// Where an access with a known address origin goes: persistent ones always
+/// to memory 0; those with a versioned parameter's tag, in a copy, where the tag says.
+fn target(known: &Known, plan: Option<&Plan>, copy: Option<version::Copy>) -> Option<Target> {
+    match known.origin {
+        Origin::Persistent => Some(Target::Persistent),
+        Origin::Param(p) => {
+            let bit = plan?.params.iter().position(|&q| q == p)?;
+            Some(if copy?.tags & (1 << bit) != 0 { Target::Ephemeral } else { Target::Persistent })
+        }
     }
 }
 
@@ -485,6 +540,11 @@ impl Operands {
 
 /// Every instruction sequence reachable from the function's entry.
 pub(crate) fn instr_seqs(func: &LocalFunction) -> Vec<InstrSeqId> {
+    seqs_under(func, func.entry_block())
+}
+
+/// `root` and every sequence nested in it, outermost first.
+pub(crate) fn seqs_under(func: &LocalFunction, root: InstrSeqId) -> Vec<InstrSeqId> {
     struct Collect(Vec<InstrSeqId>);
     impl<'a> Visitor<'a> for Collect {
         fn start_instr_seq(&mut self, seq: &'a InstrSeq) {
@@ -492,7 +552,7 @@ pub(crate) fn instr_seqs(func: &LocalFunction) -> Vec<InstrSeqId> {
         }
     }
     let mut c = Collect(Vec::new());
-    dfs_in_order(&mut c, func, func.entry_block());
+    dfs_in_order(&mut c, func, root);
     c.0
 }
 

@@ -33,6 +33,7 @@ pub mod opt;
 pub mod persistent_import;
 mod provenance;
 mod validate;
+mod version;
 mod view;
 
 use anyhow::{Context, Result};

@@ -29,8 +29,27 @@ const MAX_DEPTH: usize = 16;
 /// larger one (such as the split itself) may be building a tagged pointer.
 const MAX_OFFSET: u32 = 1 << 24;
 
-/// Memory accesses, by sequence and position, whose address is persistent.
-pub type PersistentAccesses = HashSet<(InstrSeqId, usize)>;
+/// What is known of a pointer's tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Below the split: memory 0.
+    Persistent,
+    /// The tag the function's `k`th parameter had on entry (a pointer moved
+    /// within its object keeps its tag).
+    Param(usize),
+}
+
+/// A memory access whose address has a known [`Origin`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Known {
+    pub origin: Origin,
+    /// Where, in the access's sequence, the address expression ends (the
+    /// position after its last instruction).
+    pub address_end: usize,
+}
+
+/// Memory accesses, by sequence and position, whose address's tag is known.
+pub type Accesses = HashMap<(InstrSeqId, usize), Known>;
 
 /// Rounds of the module-wide fixed point before giving up on its assumptions.
 const MAX_ROUNDS: usize = 32;
@@ -41,7 +60,7 @@ const MAX_ROUNDS: usize = 32;
 /// function only called directly, hold persistent pointers — are checked
 /// against every write and call site and dropped where they fail, until
 /// the analysis agrees with what it assumed.
-pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, PersistentAccesses> {
+pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, Accesses> {
     let constant_globals: HashSet<GlobalId> = module
         .globals
         .iter()
@@ -139,7 +158,7 @@ struct Roots<'a> {
 
 #[derive(Default)]
 struct FunctionResult {
-    accesses: PersistentAccesses,
+    accesses: Accesses,
     keeps_stack_pointer: bool,
     /// Direct calls to functions in [`Params`]: callee, and whether each argument is persistent.
     calls: Vec<(FunctionId, Vec<bool>)>,
@@ -162,69 +181,74 @@ impl Roots<'_> {
             }
             return walk.result;
         }
-        // Locals start at zero, a persistent address; parameters as assumed.
+        // Locals start at zero, a persistent address; parameters as assumed, else their own tag.
         let assumed = self.params.get(&id);
         let mut entry = State::default();
-        for (k, &param) in func.args.iter().enumerate() {
-            if assumed.is_some_and(|a| a[k]) {
-                entry.0.insert(param);
-            }
-        }
         let params: HashSet<LocalId> = func.args.iter().copied().collect();
         for local in locals_of(func) {
             if !params.contains(&local) {
-                entry.0.insert(local);
+                entry.0.insert(local, Origin::Persistent);
             }
+        }
+        for (k, &param) in func.args.iter().enumerate() {
+            let origin = if assumed.is_some_and(|a| a[k]) { Origin::Persistent } else { Origin::Param(k) };
+            entry.0.insert(param, origin);
         }
         walk.seq(func, func.entry_block(), Some(entry));
         walk.result
     }
 
-    /// Whether the value `instrs[start..end]` computes is a persistent pointer,
-    /// with `state` the locals that are persistent where the expression is read.
-    fn is_persistent(&self, instrs: &[(Instr, InstrLocId)], start: usize, end: usize, state: &State, depth: usize) -> bool {
+    /// The origin of the value `instrs[start..end]` computes, with `state` the
+    /// locals' origins where the expression is read.
+    fn origin(&self, instrs: &[(Instr, InstrLocId)], start: usize, end: usize, state: &State, depth: usize) -> Option<Origin> {
         if depth > MAX_DEPTH {
-            return false;
+            return None;
         }
-        let recurse = |s, e| self.is_persistent(instrs, s, e, state, depth + 1);
+        let recurse = |s, e| self.origin(instrs, s, e, state, depth + 1);
+        let persistent = |p: bool| p.then_some(Origin::Persistent);
         let constant = |s: usize, e: usize| match instrs[s].0 {
             Instr::Const(Const { value: Value::I32(c) }) if e == s + 1 => Some(c),
             _ => None,
         };
         let small = |s, e| constant(s, e).is_some_and(|c: i32| c.unsigned_abs() < MAX_OFFSET);
         match &instrs[end - 1].0 {
-            Instr::Const(Const { value: Value::I32(c) }) => (*c as u32) < self.split,
-            Instr::GlobalGet(g) => Some(g.global) == self.stack_pointer || self.constant_globals.contains(&g.global),
-            Instr::LocalGet(l) => state.0.contains(&l.local),
+            Instr::Const(Const { value: Value::I32(c) }) => persistent((*c as u32) < self.split),
+            Instr::GlobalGet(g) => persistent(Some(g.global) == self.stack_pointer || self.constant_globals.contains(&g.global)),
+            Instr::LocalGet(l) => state.0.get(&l.local).copied(),
             Instr::LocalTee(_) => recurse(start, end - 1),
             Instr::Binop(Binop { op }) => {
-                let Some(right) = value_start(instrs, end - 1) else { return false };
+                let right = value_start(instrs, end - 1)?;
                 let (l, r) = ((start, right), (right, end - 1));
                 match op {
                     // Two constants fold; a pointer moves by an offset within its object.
                     BinaryOp::I32Add => match (constant(l.0, l.1), constant(r.0, r.1)) {
-                        (Some(a), Some(b)) => (a.wrapping_add(b) as u32) < self.split,
-                        _ => (recurse(l.0, l.1) && small(r.0, r.1)) || (small(l.0, l.1) && recurse(r.0, r.1)),
+                        (Some(a), Some(b)) => persistent((a.wrapping_add(b) as u32) < self.split),
+                        _ if small(r.0, r.1) => recurse(l.0, l.1),
+                        _ if small(l.0, l.1) => recurse(r.0, r.1),
+                        _ => None,
                     },
-                    BinaryOp::I32Sub => recurse(l.0, l.1) && small(r.0, r.1),
+                    BinaryOp::I32Sub if small(r.0, r.1) => recurse(l.0, l.1),
                     // Unsigned, `p & m <= p`.
-                    BinaryOp::I32And => recurse(l.0, l.1) || recurse(r.0, r.1),
-                    _ => false,
+                    BinaryOp::I32And => persistent(recurse(l.0, l.1) == Some(Origin::Persistent) || recurse(r.0, r.1) == Some(Origin::Persistent)),
+                    _ => None,
                 }
             }
-            _ => false,
+            _ => None,
         }
     }
 }
 
-/// The locals holding a persistent pointer at a point of the function.
+/// The locals with a known origin at a point of the function.
 #[derive(Clone, Default, PartialEq, Eq)]
-struct State(HashSet<LocalId>);
+struct State(HashMap<LocalId, Origin>);
 
 /// Where control may flow together: `None` is unreachable, the identity.
 fn meet(a: Option<State>, b: Option<State>) -> Option<State> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(State(a.0.intersection(&b.0).copied().collect())),
+        (Some(mut a), Some(b)) => {
+            a.0.retain(|local, origin| b.0.get(local) == Some(origin));
+            Some(a)
+        }
         (a, None) => a,
         (None, b) => b,
     }
@@ -251,9 +275,12 @@ impl Walk<'_, '_> {
             let reader = Reader { roots: self.roots, instrs, state: current, history: &history };
             match instr {
                 Instr::LocalSet(LocalSet { local }) | Instr::LocalTee(LocalTee { local }) => {
-                    let persistent = reader.value_is_persistent(i);
+                    let origin = reader.value_origin(i);
                     let current = state.as_mut().unwrap();
-                    let was = if persistent { !current.0.insert(*local) } else { current.0.remove(local) };
+                    let was = match origin {
+                        Some(origin) => current.0.insert(*local, origin),
+                        None => current.0.remove(local),
+                    };
                     history.0.push((i, *local, was));
                 }
                 Instr::GlobalSet(g) if Some(g.global) == self.roots.stack_pointer => {
@@ -262,13 +289,10 @@ impl Walk<'_, '_> {
                     }
                 }
                 // The last visit decides: a loop's walks end at its fixed point.
-                Instr::Load(_) | Instr::Store(_) | Instr::LoadSimd(_) => {
-                    if reader.access_is_persistent(i) {
-                        self.result.accesses.insert((seq, i));
-                    } else {
-                        self.result.accesses.remove(&(seq, i));
-                    }
-                }
+                Instr::Load(_) | Instr::Store(_) | Instr::LoadSimd(_) => match reader.access(i) {
+                    Some(known) => drop(self.result.accesses.insert((seq, i), known)),
+                    None => drop(self.result.accesses.remove(&(seq, i))),
+                },
                 Instr::Call(Call { func: callee }) | Instr::ReturnCall(ReturnCall { func: callee }) => {
                     if let Some(params) = self.roots.params.get(callee) {
                         let args = reader.arguments(i, params.len());
@@ -328,9 +352,9 @@ impl Walk<'_, '_> {
     }
 }
 
-/// Each assignment of a sequence: position, local, and whether the local was persistent before.
+/// Each assignment of a sequence: position, local, and the local's origin before.
 #[derive(Default)]
-struct History(Vec<(usize, LocalId, bool)>);
+struct History(Vec<(usize, LocalId, Option<Origin>)>);
 
 /// Reads expressions of one sequence at one point of the walk.
 struct Reader<'a> {
@@ -341,17 +365,21 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// Whether the value left on the stack just before `instrs[end]` is persistent.
-    fn value_is_persistent(&self, end: usize) -> bool {
-        let Some(start) = value_start(self.instrs, end) else { return false };
+    /// The origin of the value left on the stack just before `instrs[end]`.
+    fn value_origin(&self, end: usize) -> Option<Origin> {
+        let start = value_start(self.instrs, end)?;
         // A `local.tee` inside the expression would change a local midway; only one on top is read through.
         let tee_on_top = matches!(self.instrs[end - 1].0, Instr::LocalTee(_));
         let tees = self.instrs[start..end].iter().filter(|(i, _)| matches!(i, Instr::LocalTee(_))).count();
         if tees != usize::from(tee_on_top) {
-            return false;
+            return None;
         }
         let state = self.state_at(start);
-        self.roots.is_persistent(self.instrs, start, end, &state, 0)
+        self.roots.origin(self.instrs, start, end, &state, 0)
+    }
+
+    fn value_is_persistent(&self, end: usize) -> bool {
+        self.value_origin(end) == Some(Origin::Persistent)
     }
 
     /// The locals as they were before `instrs[at]`.
@@ -362,11 +390,10 @@ impl Reader<'_> {
         }
         let mut state = self.state.clone();
         for &(_, local, was) in later {
-            if was {
-                state.0.insert(local);
-            } else {
-                state.0.remove(&local);
-            }
+            match was {
+                Some(origin) => state.0.insert(local, origin),
+                None => state.0.remove(&local),
+            };
         }
         std::borrow::Cow::Owned(state)
     }
@@ -401,7 +428,8 @@ impl Reader<'_> {
         args
     }
 
-    fn access_is_persistent(&self, at: usize) -> bool {
+    /// The origin of the address of the memory access at `instrs[at]`.
+    fn access(&self, at: usize) -> Option<Known> {
         let operands_after_address = match &self.instrs[at].0 {
             Instr::Load(_) => 0,
             Instr::Store(_) => 1,
@@ -416,16 +444,13 @@ impl Reader<'_> {
                 | LoadSimdKind::V128Store64Lane(_) => 1,
                 _ => 0,
             },
-            _ => return false,
+            _ => return None,
         };
         let mut end = at;
         for _ in 0..operands_after_address {
-            match value_start(self.instrs, end) {
-                Some(start) => end = start,
-                None => return false,
-            }
+            end = value_start(self.instrs, end)?;
         }
-        self.value_is_persistent(end)
+        Some(Known { origin: self.value_origin(end)?, address_end: end })
     }
 }
 
