@@ -3,4 +3,5 @@
 
 pub mod corpus;
 pub mod differential;
+pub mod pointers;
 pub mod smith;

@@ -1,7 +1,7 @@
 //! Original and transformed modules behave the same: seeded, deterministic
 //! cases over wasm-smith modules (the stable-toolchain side of fuzz/).
 
-use multimem_tests::{differential, smith};
+use multimem_tests::{differential, pointers, smith};
 use multimem_transform::{Options, StoreAnchor};
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -67,4 +67,21 @@ fn transformed_behaves_like_original() {
     }
     let compared = compared.into_inner();
     assert!(compared >= 100, "only {compared} of 300 cases ran to a verdict");
+}
+
+/// Provenance and versioned functions against the one-memory model: pointers
+/// into either memory through parameters, frames, loops and memory itself
+/// (see `multimem_tests::pointers`).
+#[test]
+fn pointer_programs_match_the_one_memory_model() {
+    let engine = wasmtime::Engine::default();
+    let cases = 300;
+    let mut versioned = 0;
+    for seed in 0..cases {
+        match pointers::check(&engine, seed) {
+            Ok(v) => versioned += usize::from(v),
+            Err(difference) => panic!("{difference}"),
+        }
+    }
+    assert!(versioned * 5 >= cases as usize * 3, "only {versioned} of {cases} programs had a versioned function");
 }
