@@ -21,8 +21,9 @@ const MAX_PARAMS: usize = 2;
 const MIN_ACCESSES: usize = 4;
 /// Largest body copied, in instructions.
 const MAX_INSTRS: usize = 4000;
-/// Instructions the copies may add, as a share of the module's.
+/// Instructions the copies may add, as a share of the module's, and at least.
 const BUDGET: f64 = 0.4;
+const MIN_BUDGET: usize = 1000;
 
 /// The parameters (by index) a function is versioned on, and its result.
 #[derive(Clone, Debug)]
@@ -69,7 +70,7 @@ pub fn plan(module: &Module, known: &HashMap<FunctionId, Accesses>) -> HashMap<F
         candidates.push((resolved as f64 / size as f64, cost, id, plan));
     }
     candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.index().cmp(&b.2.index())));
-    let mut budget = (total as f64 * BUDGET) as usize;
+    let mut budget = ((total as f64 * BUDGET) as usize).max(MIN_BUDGET);
     let mut plans = HashMap::new();
     for (_, cost, id, plan) in candidates {
         if cost <= budget {
