@@ -44,11 +44,13 @@ pub struct DispatchStats {
     pub constant_address: u64,
     /// Accesses whose address is provably in memory 0 (stack, statics), left as they were.
     pub persistent_address: u64,
-    /// Accesses in the copies of versioned functions that go straight to the
-    /// memory their copy's tags say (counted once per copy).
+    /// Accesses in the copies of versioned functions and loops that go straight
+    /// to the memory their copy's tags say (counted once per copy).
     pub versioned: u64,
     /// Functions with one body per combination of their pointer parameters' tags.
     pub versioned_functions: u64,
+    /// Places where a loop has one copy per combination of its base pointers' tags.
+    pub versioned_loops: u64,
     /// Accesses aimed at memory 1 with no dispatch (view form).
     pub retargeted: u64,
 }
@@ -66,6 +68,7 @@ impl DispatchStats {
         self.persistent_address += o.persistent_address;
         self.versioned += o.versioned;
         self.versioned_functions += o.versioned_functions;
+        self.versioned_loops += o.versioned_loops;
         self.retargeted += o.retargeted;
         self
     }
@@ -222,19 +225,20 @@ pub const COUNT_EXPORT_PREFIX: &str = "multimem.count.";
 impl Rewriter {
     fn function(&self, func: &mut LocalFunction, known: &Accesses, plan: Option<&Plan>) -> DispatchStats {
         let mut stats = DispatchStats::default();
-        let copies = plan.map(|plan| version::apply(func, plan, self.layout.split)).unwrap_or_default();
-        stats.versioned_functions = u64::from(plan.is_some());
+        let applied = plan.map(|plan| version::apply(func, plan, self.layout.split)).unwrap_or_default();
+        stats.versioned_functions = u64::from(plan.is_some_and(|p| !p.params.is_empty()));
+        stats.versioned_loops = applied.loops;
         for seq in instr_seqs(func) {
-            let copy = copies.get(&seq).copied();
+            let copy = applied.copies.get(&seq);
             let original = copy.map_or(seq, |c| c.original);
             let old = std::mem::take(&mut func.block_mut(seq).instrs);
             let targets: Vec<Option<Target>> =
-                old.iter().enumerate().map(|(i, (instr, _))| self.touches_memory0(instr).then(|| target(known.get(&(original, i))?, plan, copy)).flatten()).collect();
+                old.iter().enumerate().map(|(i, (instr, _))| self.touches_memory0(instr).then(|| target(known.get(&(original, i))?, copy)).flatten()).collect();
             // In a copy where the address is tagged, untag it where it is computed.
             let untag_after: HashSet<usize> = known
                 .iter()
                 .filter(|((s, i), _)| *s == original && targets.get(*i) == Some(&Some(Target::Ephemeral)))
-                .map(|(_, k)| k.address_end - 1)
+                .map(|(_, k)| k.address)
                 .collect();
             let mut new = Vec::with_capacity(old.len());
             for (i, (instr, loc)) in old.into_iter().enumerate() {
@@ -242,7 +246,7 @@ impl Rewriter {
                     Some(target) => {
                         match known[&(original, i)].origin {
                             Origin::Persistent => stats.persistent_address += 1,
-                            Origin::Param(_) => stats.versioned += 1,
+                            _ => stats.versioned += 1,
                         }
                         self.count(&mut new, loc, false);
                         let memory = if target == Target::Ephemeral { self.layout.ephemeral } else { self.layout.persistent };
@@ -503,14 +507,11 @@ enum Target {
 }
 
 /// Where an access with a known address origin goes: persistent ones always
-/// to memory 0; those with a versioned parameter's tag, in a copy, where the tag says.
-fn target(known: &Known, plan: Option<&Plan>, copy: Option<version::Copy>) -> Option<Target> {
+/// to memory 0; those with a versioned tag, in a copy, where the tag says.
+fn target(known: &Known, copy: Option<&version::Copy>) -> Option<Target> {
     match known.origin {
         Origin::Persistent => Some(Target::Persistent),
-        Origin::Param(p) => {
-            let bit = plan?.params.iter().position(|&q| q == p)?;
-            Some(if copy?.tags & (1 << bit) != 0 { Target::Ephemeral } else { Target::Persistent })
-        }
+        origin => Some(if copy?.tag(origin)? { Target::Ephemeral } else { Target::Persistent }),
     }
 }
 

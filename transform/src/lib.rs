@@ -28,6 +28,7 @@ mod dispatch;
 mod export_host;
 pub mod inspect;
 pub mod limit_memory;
+mod operands;
 #[cfg(feature = "opt")]
 pub mod opt;
 pub mod persistent_import;

@@ -23,6 +23,8 @@ use rayon::prelude::*;
 use walrus::ir::*;
 use walrus::{ConstExpr, FunctionId, GlobalId, GlobalKind, LocalFunction, LocalId, Module};
 
+use crate::operands::StackEffects;
+
 /// Longest chain of nested operands read back; deeper expressions stay unknown.
 const MAX_DEPTH: usize = 16;
 /// Largest constant offset a persistent pointer may move by and stay one; a
@@ -37,15 +39,17 @@ pub enum Origin {
     /// The tag the function's `k`th parameter had on entry (a pointer moved
     /// within its object keeps its tag).
     Param(usize),
+    /// The tag a local had when control entered the loop (the loop's
+    /// sequence) from outside; inside, the loop only moves it within its object.
+    LoopEntry(InstrSeqId, LocalId),
 }
 
 /// A memory access whose address has a known [`Origin`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Known {
     pub origin: Origin,
-    /// Where, in the access's sequence, the address expression ends (the
-    /// position after its last instruction).
-    pub address_end: usize,
+    /// The instruction, in the access's sequence, that pushes the address.
+    pub address: usize,
 }
 
 /// Memory accesses, by sequence and position, whose address's tag is known.
@@ -71,8 +75,9 @@ pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, Accesses> {
         matches!(module.globals.get(sp).kind, GlobalKind::Local(ConstExpr::Value(Value::I32(init))) if (init as u32) < split)
     });
     let mut params = direct_only_params(module);
+    let effects = StackEffects::new(module);
     let analyse = |stack_pointer, params: &Params| {
-        let roots = Roots { split, stack_pointer, constant_globals: &constant_globals, params };
+        let roots = Roots { split, stack_pointer, constant_globals: &constant_globals, params, locals: &module.locals, effects: &effects };
         module.funcs.par_iter_local().map(|(id, func)| (id, roots.function(id, func))).collect::<Vec<_>>()
     };
     for _ in 0..MAX_ROUNDS {
@@ -154,6 +159,8 @@ struct Roots<'a> {
     stack_pointer: Option<GlobalId>,
     constant_globals: &'a HashSet<GlobalId>,
     params: &'a Params,
+    locals: &'a walrus::ModuleLocals,
+    effects: &'a StackEffects<'a>,
 }
 
 #[derive(Default)]
@@ -166,7 +173,10 @@ struct FunctionResult {
 
 impl Roots<'_> {
     fn function(&self, id: FunctionId, func: &LocalFunction) -> FunctionResult {
-        let mut walk = Walk { roots: self, labels: HashMap::new(), result: FunctionResult { keeps_stack_pointer: true, ..Default::default() } };
+        let locals = locals_of(func);
+        let pointers = locals.iter().copied().filter(|&l| self.locals.get(l).ty() == walrus::ValType::I32).collect();
+        let result = FunctionResult { keeps_stack_pointer: true, ..Default::default() };
+        let mut walk = Walk { roots: self, pointers, labels: HashMap::new(), result };
         if has_unmodelled_control(func) {
             walk.result.keeps_stack_pointer = !writes_global(func, self.stack_pointer);
             // Its calls are not read: their arguments count as unknown.
@@ -185,7 +195,7 @@ impl Roots<'_> {
         let assumed = self.params.get(&id);
         let mut entry = State::default();
         let params: HashSet<LocalId> = func.args.iter().copied().collect();
-        for local in locals_of(func) {
+        for &local in &locals {
             if !params.contains(&local) {
                 entry.0.insert(local, Origin::Persistent);
             }
@@ -196,45 +206,6 @@ impl Roots<'_> {
         }
         walk.seq(func, func.entry_block(), Some(entry));
         walk.result
-    }
-
-    /// The origin of the value `instrs[start..end]` computes, with `state` the
-    /// locals' origins where the expression is read.
-    fn origin(&self, instrs: &[(Instr, InstrLocId)], start: usize, end: usize, state: &State, depth: usize) -> Option<Origin> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        let recurse = |s, e| self.origin(instrs, s, e, state, depth + 1);
-        let persistent = |p: bool| p.then_some(Origin::Persistent);
-        let constant = |s: usize, e: usize| match instrs[s].0 {
-            Instr::Const(Const { value: Value::I32(c) }) if e == s + 1 => Some(c),
-            _ => None,
-        };
-        let small = |s, e| constant(s, e).is_some_and(|c: i32| c.unsigned_abs() < MAX_OFFSET);
-        match &instrs[end - 1].0 {
-            Instr::Const(Const { value: Value::I32(c) }) => persistent((*c as u32) < self.split),
-            Instr::GlobalGet(g) => persistent(Some(g.global) == self.stack_pointer || self.constant_globals.contains(&g.global)),
-            Instr::LocalGet(l) => state.0.get(&l.local).copied(),
-            Instr::LocalTee(_) => recurse(start, end - 1),
-            Instr::Binop(Binop { op }) => {
-                let right = value_start(instrs, end - 1)?;
-                let (l, r) = ((start, right), (right, end - 1));
-                match op {
-                    // Two constants fold; a pointer moves by an offset within its object.
-                    BinaryOp::I32Add => match (constant(l.0, l.1), constant(r.0, r.1)) {
-                        (Some(a), Some(b)) => persistent((a.wrapping_add(b) as u32) < self.split),
-                        _ if small(r.0, r.1) => recurse(l.0, l.1),
-                        _ if small(l.0, l.1) => recurse(r.0, r.1),
-                        _ => None,
-                    },
-                    BinaryOp::I32Sub if small(r.0, r.1) => recurse(l.0, l.1),
-                    // Unsigned, `p & m <= p`.
-                    BinaryOp::I32And => persistent(recurse(l.0, l.1) == Some(Origin::Persistent) || recurse(r.0, r.1) == Some(Origin::Persistent)),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
     }
 }
 
@@ -256,6 +227,8 @@ fn meet(a: Option<State>, b: Option<State>) -> Option<State> {
 
 struct Walk<'r, 'a> {
     roots: &'r Roots<'a>,
+    /// The function's i32 locals: those a loop may be versioned on.
+    pointers: Vec<LocalId>,
     /// The state reaching each label through branches.
     labels: HashMap<InstrSeqId, Option<State>>,
     result: FunctionResult,
@@ -272,7 +245,7 @@ impl Walk<'_, '_> {
             let Some(current) = &state else {
                 break; // the rest of the sequence is dead code
             };
-            let reader = Reader { roots: self.roots, instrs, state: current, history: &history };
+            let reader = Reader { roots: self.roots, func, instrs, state: current, history: &history };
             match instr {
                 Instr::LocalSet(LocalSet { local }) | Instr::LocalTee(LocalTee { local }) => {
                     let origin = reader.value_origin(i);
@@ -331,7 +304,13 @@ impl Walk<'_, '_> {
 
     /// A loop's head is reached from before it and by branches back; walk to a fixed point.
     fn looped(&mut self, func: &LocalFunction, seq: InstrSeqId, entry: Option<State>) -> Option<State> {
-        let mut head = entry;
+        // What enters with no known origin enters with some tag all the same.
+        let mut head = entry.map(|mut state| {
+            for &local in &self.pointers {
+                state.0.entry(local).or_insert(Origin::LoopEntry(seq, local));
+            }
+            state
+        });
         loop {
             self.labels.insert(seq, None);
             let fallthrough = self.seq(func, seq, head.clone());
@@ -356,46 +335,81 @@ impl Walk<'_, '_> {
 #[derive(Default)]
 struct History(Vec<(usize, LocalId, Option<Origin>)>);
 
-/// Reads expressions of one sequence at one point of the walk.
+/// Reads operands of one sequence at one point of the walk.
 struct Reader<'a> {
     roots: &'a Roots<'a>,
+    func: &'a LocalFunction,
     instrs: &'a [(Instr, InstrLocId)],
     state: &'a State,
     history: &'a History,
 }
 
 impl Reader<'_> {
-    /// The origin of the value left on the stack just before `instrs[end]`.
+    /// The instruction that pushed the value `depth` below the top before `instrs[end]`.
+    fn producer(&self, end: usize, depth: usize) -> Option<usize> {
+        self.roots.effects.producer(self.func, self.instrs, end, depth)
+    }
+
+    /// The origin of the value on top of the stack just before `instrs[end]`.
     fn value_origin(&self, end: usize) -> Option<Origin> {
-        let start = value_start(self.instrs, end)?;
-        // A `local.tee` inside the expression would change a local midway; only one on top is read through.
-        let tee_on_top = matches!(self.instrs[end - 1].0, Instr::LocalTee(_));
-        let tees = self.instrs[start..end].iter().filter(|(i, _)| matches!(i, Instr::LocalTee(_))).count();
-        if tees != usize::from(tee_on_top) {
+        self.origin(self.producer(end, 0)?, 0)
+    }
+
+    /// The origin of the value `instrs[at]` pushes.
+    fn origin(&self, at: usize, depth: usize) -> Option<Origin> {
+        if depth > MAX_DEPTH {
             return None;
         }
-        let state = self.state_at(start);
-        self.roots.origin(self.instrs, start, end, &state, 0)
+        let persistent = |p: bool| p.then_some(Origin::Persistent);
+        let constant = |at: usize| match self.instrs[at].0 {
+            Instr::Const(Const { value: Value::I32(c) }) => Some(c),
+            _ => None,
+        };
+        let small = |at| constant(at).is_some_and(|c: i32| c.unsigned_abs() < MAX_OFFSET);
+        match &self.instrs[at].0 {
+            Instr::Const(Const { value: Value::I32(c) }) => persistent((*c as u32) < self.roots.split),
+            Instr::GlobalGet(g) => persistent(Some(g.global) == self.roots.stack_pointer || self.roots.constant_globals.contains(&g.global)),
+            Instr::LocalGet(l) => self.local_at(l.local, at),
+            Instr::LocalTee(_) => self.origin(self.producer(at, 0)?, depth + 1),
+            Instr::Binop(Binop { op }) => {
+                let (left, right) = (self.producer(at, 1)?, self.producer(at, 0)?);
+                let recurse = |at| self.origin(at, depth + 1);
+                // A pointer moves within its object by an offset: a small
+                // constant, or any value below the split (a persistent origin;
+                // two pointers are never added, and an offset that is itself
+                // below the split keeps the pointer's tag).
+                let moved = |pointer, offset| match recurse(offset) {
+                    _ if small(offset) => recurse(pointer),
+                    Some(Origin::Persistent) => recurse(pointer),
+                    _ => None,
+                };
+                match op {
+                    BinaryOp::I32Add => match (constant(left), constant(right)) {
+                        (Some(a), Some(b)) => persistent((a.wrapping_add(b) as u32) < self.roots.split),
+                        _ => moved(left, right).or_else(|| moved(right, left)),
+                    },
+                    BinaryOp::I32Sub => moved(left, right),
+                    // Unsigned, `p & m <= p`.
+                    BinaryOp::I32And => persistent(recurse(left) == Some(Origin::Persistent) || recurse(right) == Some(Origin::Persistent)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
-    fn value_is_persistent(&self, end: usize) -> bool {
-        self.value_origin(end) == Some(Origin::Persistent)
-    }
-
-    /// The locals as they were before `instrs[at]`.
-    fn state_at(&self, at: usize) -> std::borrow::Cow<'_, State> {
-        let later = self.history.0.iter().rev().take_while(|(i, _, _)| *i >= at);
-        if later.clone().next().is_none() {
-            return std::borrow::Cow::Borrowed(self.state);
+    /// The origin `local` had just before `instrs[at]`.
+    fn local_at(&self, local: LocalId, at: usize) -> Option<Origin> {
+        let mut origin = self.state.0.get(&local).copied();
+        for &(i, l, was) in self.history.0.iter().rev() {
+            if i < at {
+                break;
+            }
+            if l == local {
+                origin = was;
+            }
         }
-        let mut state = self.state.clone();
-        for &(_, local, was) in later {
-            match was {
-                Some(origin) => state.0.insert(local, origin),
-                None => state.0.remove(&local),
-            };
-        }
-        std::borrow::Cow::Owned(state)
+        origin
     }
 
     /// Whether the value before `instrs[end]` is persistent or a persistent one
@@ -403,29 +417,22 @@ impl Reader<'_> {
     /// `__wbindgen_add_to_stack_pointer` takes the amount as a parameter),
     /// unlike pointing it at a new stack from the heap.
     fn moves_persistent(&self, end: usize) -> bool {
-        if self.value_is_persistent(end) {
+        let Some(at) = self.producer(end, 0) else { return false };
+        if self.origin(at, 0) == Some(Origin::Persistent) {
             return true;
         }
-        let (Instr::Binop(Binop { op }), Some(right)) = (&self.instrs[end - 1].0, value_start(self.instrs, end - 1)) else {
-            return false;
-        };
+        let Instr::Binop(Binop { op }) = &self.instrs[at].0 else { return false };
+        let is_persistent = |depth| self.producer(at, depth).is_some_and(|p| self.origin(p, 0) == Some(Origin::Persistent));
         match op {
-            BinaryOp::I32Add => self.value_is_persistent(right) || self.value_is_persistent(end - 1),
-            BinaryOp::I32Sub => self.value_is_persistent(right),
+            BinaryOp::I32Add => is_persistent(0) || is_persistent(1),
+            BinaryOp::I32Sub => is_persistent(1),
             _ => false,
         }
     }
 
     /// Whether each of the `n` arguments of the call at `instrs[at]` is persistent.
     fn arguments(&self, at: usize, n: usize) -> Vec<bool> {
-        let mut args = vec![false; n];
-        let mut end = at;
-        for k in (0..n).rev() {
-            let Some(start) = value_start(self.instrs, end) else { break };
-            args[k] = self.value_is_persistent(end);
-            end = start;
-        }
-        args
+        (0..n).map(|k| self.producer(at, n - 1 - k).is_some_and(|p| self.origin(p, 0) == Some(Origin::Persistent))).collect()
     }
 
     /// The origin of the address of the memory access at `instrs[at]`.
@@ -446,41 +453,9 @@ impl Reader<'_> {
             },
             _ => return None,
         };
-        let mut end = at;
-        for _ in 0..operands_after_address {
-            end = value_start(self.instrs, end)?;
-        }
-        Some(Known { origin: self.value_origin(end)?, address_end: end })
+        let address = self.producer(at, operands_after_address)?;
+        Some(Known { origin: self.origin(address, 0)?, address })
     }
-}
-
-/// Where the expression that leaves the top value before `instrs[end]` begins,
-/// if it is made only of instructions whose stack effect is known here.
-fn value_start(instrs: &[(Instr, InstrLocId)], end: usize) -> Option<usize> {
-    start_at_depth(instrs, end, 0)
-}
-
-fn start_at_depth(instrs: &[(Instr, InstrLocId)], end: usize, depth: usize) -> Option<usize> {
-    if end == 0 || depth > MAX_DEPTH {
-        return None;
-    }
-    let pops = operand_count(&instrs[end - 1].0)?;
-    let mut start = end - 1;
-    for _ in 0..pops {
-        start = start_at_depth(instrs, start, depth + 1)?;
-    }
-    Some(start)
-}
-
-/// How many operands an instruction that leaves exactly one value takes.
-fn operand_count(instr: &Instr) -> Option<usize> {
-    Some(match instr {
-        Instr::Const(_) | Instr::LocalGet(_) | Instr::GlobalGet(_) | Instr::MemorySize(_) => 0,
-        Instr::LocalTee(_) | Instr::Unop(_) | Instr::Load(_) => 1,
-        Instr::Binop(_) => 2,
-        Instr::Select(_) => 3,
-        _ => return None,
-    })
 }
 
 /// Every local the function names.
