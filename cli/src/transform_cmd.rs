@@ -29,6 +29,10 @@ pub struct Args {
     /// `multimem.count.dispatched` and `multimem.count.direct`; for measuring only.
     #[arg(long)]
     pub count_accesses: bool,
+    /// Do not version functions and loops on their pointers' tags: a smaller
+    /// module whose proofs are slower (portable form).
+    #[arg(long)]
+    pub no_version: bool,
     /// Print what was rewritten as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -53,7 +57,7 @@ fn parse_anchor(s: &str) -> Result<StoreAnchor, String> {
 pub fn run(args: &Args) -> Result<()> {
     let split = multimem_transform::check_split(args.split)?;
     let wasm = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
-    let options = Options { split, form: args.form, store_anchor: args.store_anchor, opt: args.opt.clone(), count_accesses: args.count_accesses };
+    let options = Options { split, form: args.form, store_anchor: args.store_anchor, opt: args.opt.clone(), count_accesses: args.count_accesses, version: !args.no_version };
     let (out, report) =
         multimem_transform::transform_with_report(&wasm, &options).with_context(|| format!("{}", args.input.display()))?;
     write_whole(&args.output, &out)?;

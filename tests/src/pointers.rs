@@ -114,7 +114,7 @@ fn statement(rng: &mut Rng, k: usize, depth: u32) -> String {
     let ptr = rng.pick(&["$a", "$b", "$p"]);
     let off = rng.below(8) * 8;
     let c = rng.below(1000);
-    match rng.below(if depth > 0 { 7 } else { 10 }) {
+    match rng.below(if depth > 0 { 7 } else { 11 }) {
         0 => format!("(i64.store offset={off} (local.get {ptr}) (i64.add (local.get $acc) (i64.const {c})))"),
         1 => format!("(local.set $acc (i64.add (local.get $acc) (i64.load offset={off} (local.get {ptr}))))"),
         2 => format!("(i32.store8 offset={off} (local.get {ptr}) (i32.wrap_i64 (local.get $acc)))"),
@@ -149,6 +149,14 @@ fn statement(rng: &mut Rng, k: usize, depth: u32) -> String {
                  (i32.store8 offset=24 (i32.add (local.get $i) (local.get $p)) (i32.wrap_i64 (local.get $acc))) \
                  (local.set $acc (i64.add (local.get $acc) (i64.load16_u offset={off} (local.get $p)))) \
                  (local.set $i (i32.add (local.get $i) (i32.const 8))) (br $next)))"
+            )
+        }
+        9 => {
+            // The address is pushed before a block that moves the pointer to the other argument.
+            let (to, other) = if rng.below(2) == 0 { ("$a", "$b") } else { ("$b", "$a") };
+            format!(
+                "(local.set $p (local.get {to})) (i64.store offset={off} (local.get $p) \
+                 (block (result i64) (local.set $p (local.get {other})) (i64.const {c})))"
             )
         }
         _ if k > 0 => {

@@ -1,8 +1,9 @@
 //! Real inputs: rustc (with and without threads and SIMD), wasm-bindgen, clang/wasi-sdk
 //! and emscripten modules, up to 20 MB, some importing a shared memory 0 with
 //! passive data segments. Each transforms, validates (inside `transform`), and
-//! every memory-0 access keeps its original and gains a memory-1 twin, unless
-//! its address is constant or provably persistent (the download needs the npm
+//! without versioning every memory-0 access keeps its original and gains a
+//! memory-1 twin, unless its address is constant or provably persistent; with
+//! versioning (the default) no access is lost (the download needs the npm
 //! registry).
 
 use std::collections::BTreeMap;
@@ -28,7 +29,8 @@ fn real_world_modules_transform() -> anyhow::Result<()> {
         let memory0 = &before.memories[0];
         assert_eq!(memory0.imported.is_some() && memory0.shared, entry.imported_shared_memory, "{}", entry.name);
 
-        let (out, report) = multimem_transform::transform_with_report(&wasm, &Options::default())?;
+        let options = Options { version: false, ..Options::default() };
+        let (out, report) = multimem_transform::transform_with_report(&wasm, &options)?;
         let after = inspect::run(&out)?;
         let name = entry.name;
         assert_eq!(after.memories.len(), 2, "{name}");
@@ -51,13 +53,21 @@ fn real_world_modules_transform() -> anyhow::Result<()> {
             r.constant_address,
             r.persistent_address
         );
+        let (versioned, v) = multimem_transform::transform_with_report(&wasm, &Options::default())?;
+        let kept_versioned = counts(&inspect::run(&versioned)?, 0);
+        for (kind, n) in &original {
+            assert!(kept_versioned.get(kind).copied().unwrap_or(0) >= *n, "{name}: versioned copies keep every {kind}");
+        }
         eprintln!(
-            "{name} ({}): {} -> {} bytes, {} accesses dispatched, {} persistent",
+            "{name} ({}): {} -> {} bytes ({} versioned), {} accesses dispatched, {} persistent; versioned: {} functions, {} loops",
             entry.producer,
             wasm.len(),
             out.len(),
+            versioned.len(),
             r.dispatched(),
-            r.persistent_address
+            r.persistent_address,
+            v.rewritten.versioned_functions,
+            v.rewritten.versioned_loops
         );
     }
     Ok(())

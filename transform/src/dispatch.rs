@@ -2,8 +2,10 @@
 //!
 //! An access whose address `p` is `>= split` goes to memory 1 at `p - split`,
 //! any other to memory 0 at `p`. The static offset of the instruction is kept
-//! on both sides: the tag is a property of the base pointer. A load from a
-//! constant address is resolved here, with no run-time dispatch.
+//! on both sides: the tag is a property of the base pointer. Accesses whose
+//! tag is known need no run-time test: persistent addresses (see
+//! [`crate::provenance`]) and, in the copies [`crate::version`] makes, those
+//! whose tag the copy fixes; so does a load from a constant address.
 
 use std::collections::HashSet;
 
@@ -79,11 +81,11 @@ impl DispatchStats {
     }
 }
 
-pub fn run(module: &mut Module, layout: &Layout, anchor: StoreAnchor, count: bool) -> Result<DispatchStats> {
+pub fn run(module: &mut Module, layout: &Layout, anchor: StoreAnchor, options: &crate::Options) -> Result<DispatchStats> {
     let known = provenance::run(module, layout.split);
-    let plans = version::plan(module, &known);
+    let plans = if options.version { version::plan(module, &known) } else { Default::default() };
     let scratch = Scratch::new(module, anchor);
-    let counters = count.then(|| Counters::new(module));
+    let counters = options.count_accesses.then(|| Counters::new(module));
     let rewriter = Rewriter { layout: *layout, scratch, counters };
     let stats = module
         .funcs
@@ -235,11 +237,8 @@ impl Rewriter {
             let targets: Vec<Option<Target>> =
                 old.iter().enumerate().map(|(i, (instr, _))| self.touches_memory0(instr).then(|| target(known.get(&(original, i))?, copy)).flatten()).collect();
             // In a copy where the address is tagged, untag it where it is computed.
-            let untag_after: HashSet<usize> = known
-                .iter()
-                .filter(|((s, i), _)| *s == original && targets.get(*i) == Some(&Some(Target::Ephemeral)))
-                .map(|(_, k)| k.address)
-                .collect();
+            let untag_after: HashSet<usize> =
+                targets.iter().enumerate().filter(|(_, t)| **t == Some(Target::Ephemeral)).map(|(i, _)| known[&(original, i)].address).collect();
             let mut new = Vec::with_capacity(old.len());
             for (i, (instr, loc)) in old.into_iter().enumerate() {
                 match targets[i] {

@@ -5,8 +5,10 @@
 //! proof. Pointers carry the memory in their value: with split address `S`, a
 //! pointer `p < S` addresses memory 0 at `p`, a pointer `p >= S` addresses
 //! memory 1 at `p - S`. Every instruction that touches memory 0 is rewritten to
-//! dispatch on that tag; `memory.size`/`memory.grow` of memory 0 stay as they
-//! are (they are the persistent allocator's view).
+//! dispatch on that tag, unless the tag is known: stack and static addresses
+//! stay on memory 0, and functions and loops get one copy per combination of
+//! their pointers' tags, chosen once on entry. `memory.size`/`memory.grow` of
+//! memory 0 stay as they are (they are the persistent allocator's view).
 //!
 //! That is the portable [`Form`]. The [`Form::View`] form is for a host that
 //! builds memory 1 as a view whose range below the split maps memory 0's
@@ -96,11 +98,14 @@ pub struct Options {
     /// globals `multimem.count.dispatched` and `multimem.count.direct` (portable
     /// form; for measuring, the counting costs time).
     pub count_accesses: bool,
+    /// Version functions and loops on their pointers' tags (portable form):
+    /// faster proofs for a larger module.
+    pub version: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { split: DEFAULT_SPLIT, form: Form::Portable, store_anchor: None, opt: None, count_accesses: false }
+        Options { split: DEFAULT_SPLIT, form: Form::Portable, store_anchor: None, opt: None, count_accesses: false, version: true }
     }
 }
 
@@ -165,7 +170,7 @@ pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
     let layout = add_memory::run(module, options.split, options.form)?;
     let anchor = options.store_anchor.unwrap_or(StoreAnchor::Global);
     let rewritten = match options.form {
-        Form::Portable => dispatch::run(module, &layout, anchor, options.count_accesses)?,
+        Form::Portable => dispatch::run(module, &layout, anchor, options)?,
         Form::View => view::run(module, &layout)?,
     };
     let host = export_host::run(module, &layout)?;

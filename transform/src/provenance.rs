@@ -272,12 +272,30 @@ impl Walk<'_, '_> {
                         self.result.calls.push((*callee, args));
                     }
                 }
-                Instr::Block(b) => state = self.block(func, b.seq, state),
-                Instr::Loop(l) => state = self.looped(func, l.seq, state),
-                Instr::IfElse(e) => {
-                    let consequent = self.block(func, e.consequent, state.clone());
-                    let alternative = self.block(func, e.alternative, state);
-                    state = meet(consequent, alternative);
+                Instr::Block(_) | Instr::Loop(_) | Instr::IfElse(_) => {
+                    let before = current.clone();
+                    state = match instr {
+                        Instr::Block(b) => self.block(func, b.seq, state),
+                        Instr::Loop(l) => self.looped(func, l.seq, state),
+                        Instr::IfElse(e) => {
+                            let consequent = self.block(func, e.consequent, state.clone());
+                            let alternative = self.block(func, e.alternative, state);
+                            meet(consequent, alternative)
+                        }
+                        _ => unreachable!(),
+                    };
+                    // What the nested code assigned, as if assigned here: an
+                    // operand pushed before it still reads the old origins.
+                    if let Some(after) = &state {
+                        for (&local, &was) in &before.0 {
+                            if after.0.get(&local) != Some(&was) {
+                                history.0.push((i, local, Some(was)));
+                            }
+                        }
+                        for &local in after.0.keys().filter(|l| !before.0.contains_key(l)) {
+                            history.0.push((i, local, None));
+                        }
+                    }
                 }
                 Instr::Br(b) => self.branch(b.block, &state),
                 Instr::BrIf(b) => self.branch(b.block, &state),
