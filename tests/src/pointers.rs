@@ -114,7 +114,7 @@ fn statement(rng: &mut Rng, k: usize, depth: u32) -> String {
     let ptr = rng.pick(&["$a", "$b", "$p"]);
     let off = rng.below(8) * 8;
     let c = rng.below(1000);
-    match rng.below(if depth > 0 { 7 } else { 11 }) {
+    match rng.below(if depth > 0 { 7 } else { 12 }) {
         0 => format!("(i64.store offset={off} (local.get {ptr}) (i64.add (local.get $acc) (i64.const {c})))"),
         1 => format!("(local.set $acc (i64.add (local.get $acc) (i64.load offset={off} (local.get {ptr}))))"),
         2 => format!("(i32.store8 offset={off} (local.get {ptr}) (i32.wrap_i64 (local.get $acc)))"),
@@ -159,6 +159,14 @@ fn statement(rng: &mut Rng, k: usize, depth: u32) -> String {
                  (block (result i64) (local.set $p (local.get {other})) (i64.const {c})))"
             )
         }
+        10 => format!(
+            // The loop moves the pointer to the other argument: its tag is not the loop's entry tag.
+            "(local.set $p (local.get $a)) (local.set $i (i32.const 2)) (block $done (loop $next \
+             (local.set $acc (i64.add (local.get $acc) (i64.load offset={off} (local.get $p)))) \
+             (i64.store offset=8 (local.get $p) (local.get $acc)) (i64.store offset=16 (local.get $p) (local.get $acc)) \
+             (i32.store8 offset=24 (local.get $p) (i32.wrap_i64 (local.get $acc))) \
+             (local.set $p (local.get $b)) (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $next (local.get $i))))"
+        ),
         _ if k > 0 => {
             let callee = rng.below(k as u64);
             format!("(local.set $acc (i64.add (local.get $acc) (call $leaf{callee} (local.get $b) (local.get {ptr}) (i32.const 2))))")
