@@ -57,6 +57,8 @@ pub type Accesses = HashMap<(InstrSeqId, usize), Known>;
 
 /// Rounds of the module-wide fixed point before giving up on its assumptions.
 const MAX_ROUNDS: usize = 32;
+/// Instructions the walk of a function may visit per instruction it has.
+const WORK_PER_INSTR: usize = 64;
 
 /// Finds, in every defined function, the accesses that need no dispatch.
 ///
@@ -76,31 +78,38 @@ pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, Accesses> {
     });
     let mut params = direct_only_params(module);
     let effects = StackEffects::new(module);
-    let analyse = |stack_pointer, params: &Params| {
+    let analyse = |stack_pointer, params: &Params, only: Option<&HashSet<FunctionId>>| {
         let roots = Roots { split, stack_pointer, constant_globals: &constant_globals, params, locals: &module.locals, effects: &effects };
-        module.funcs.par_iter_local().map(|(id, func)| (id, roots.function(id, func))).collect::<Vec<_>>()
+        let wanted = |id: &FunctionId| only.is_none_or(|o| o.contains(id));
+        module.funcs.par_iter_local().filter(|(id, _)| wanted(id)).map(|(id, func)| (id, roots.function(id, func))).collect::<Vec<_>>()
     };
+    // A function's result depends on the stack pointer and on its own
+    // parameters: after the first round only those whose assumptions changed are walked again.
+    let mut results: HashMap<FunctionId, FunctionResult> = HashMap::new();
+    let mut again: Option<HashSet<FunctionId>> = None;
     for _ in 0..MAX_ROUNDS {
-        let results = analyse(stack_pointer, &params);
-        let mut agrees = true;
-        if stack_pointer.is_some() && !results.iter().all(|(_, r)| r.keeps_stack_pointer) {
+        results.extend(analyse(stack_pointer, &params, again.as_ref()));
+        let mut changed = HashSet::new();
+        if stack_pointer.is_some() && !results.values().all(|r| r.keeps_stack_pointer) {
             stack_pointer = None;
-            agrees = false;
+            again = None;
+            continue;
         }
-        for (callee, args) in results.iter().flat_map(|(_, r)| &r.calls) {
+        for (callee, args) in results.values().flat_map(|r| &r.calls) {
             for (assumed, &persistent) in params.get_mut(callee).into_iter().flatten().zip(args) {
                 if *assumed && !persistent {
                     *assumed = false;
-                    agrees = false;
+                    changed.insert(*callee);
                 }
             }
         }
-        if agrees {
+        if changed.is_empty() {
             return results.into_iter().map(|(id, r)| (id, r.accesses)).collect();
         }
+        again = Some(changed);
     }
     // No agreement in time: assume nothing.
-    analyse(None, &Params::new()).into_iter().map(|(id, r)| (id, r.accesses)).collect()
+    analyse(None, &Params::new(), None).into_iter().map(|(id, r)| (id, r.accesses)).collect()
 }
 
 /// For each function called only directly, whether each parameter is assumed persistent.
@@ -173,51 +182,83 @@ struct FunctionResult {
 
 impl Roots<'_> {
     fn function(&self, id: FunctionId, func: &LocalFunction) -> FunctionResult {
-        let locals = locals_of(func);
-        let pointers = locals.iter().copied().filter(|&l| self.locals.get(l).ty() == walrus::ValType::I32).collect();
-        let result = FunctionResult { keeps_stack_pointer: true, ..Default::default() };
-        let mut walk = Walk { roots: self, pointers, labels: HashMap::new(), result };
         if has_unmodelled_control(func) {
-            walk.result.keeps_stack_pointer = !writes_global(func, self.stack_pointer);
-            // Its calls are not read: their arguments count as unknown.
-            for callee in each_instr(func, |i| match i {
-                Instr::Call(c) => Some(c.func),
-                Instr::ReturnCall(c) => Some(c.func),
-                _ => None,
-            }) {
-                if let Some(params) = self.params.get(&callee) {
-                    walk.result.calls.push((callee, vec![false; params.len()]));
-                }
-            }
-            return walk.result;
+            return self.unknown(func);
         }
+        let mut locals: Vec<LocalId> = locals_of(func).into_iter().filter(|&l| self.locals.get(l).ty() == walrus::ValType::I32).collect();
+        locals.sort_by_key(|l| l.index());
+        let slots: HashMap<LocalId, usize> = locals.iter().enumerate().map(|(i, &l)| (l, i)).collect();
         // Locals start at zero, a persistent address; parameters as assumed, else their own tag.
         let assumed = self.params.get(&id);
-        let mut entry = State::default();
-        let params: HashSet<LocalId> = func.args.iter().copied().collect();
-        for &local in &locals {
-            if !params.contains(&local) {
-                entry.0.insert(local, Origin::Persistent);
+        let mut origins = Origins::default();
+        let mut entry = State(vec![origins.code(Some(Origin::Persistent)); locals.len()]);
+        for (k, param) in func.args.iter().enumerate() {
+            if let Some(&slot) = slots.get(param) {
+                entry.0[slot] = origins.code(Some(if assumed.is_some_and(|a| a[k]) { Origin::Persistent } else { Origin::Param(k) }));
             }
         }
-        for (k, &param) in func.args.iter().enumerate() {
-            let origin = if assumed.is_some_and(|a| a[k]) { Origin::Persistent } else { Origin::Param(k) };
-            entry.0.insert(param, origin);
-        }
+        let budget = WORK_PER_INSTR * each_instr(func, |_| Some(())).len() + 10_000;
+        let result = FunctionResult { keeps_stack_pointer: true, ..Default::default() };
+        let mut walk = Walk { roots: self, locals, slots, journal: Journal::new(), origins, labels: HashMap::new(), budget, result };
         walk.seq(func, func.entry_block(), Some(entry));
+        if walk.budget == 0 {
+            return self.unknown(func);
+        }
         walk.result
+    }
+
+    /// What is known of a function the walk does not follow: nothing.
+    fn unknown(&self, func: &LocalFunction) -> FunctionResult {
+        let mut result = FunctionResult { keeps_stack_pointer: !writes_global(func, self.stack_pointer), ..Default::default() };
+        // Its calls are not read: their arguments count as unknown.
+        for callee in each_instr(func, |i| match i {
+            Instr::Call(c) => Some(c.func),
+            Instr::ReturnCall(c) => Some(c.func),
+            _ => None,
+        }) {
+            if let Some(params) = self.params.get(&callee) {
+                result.calls.push((callee, vec![false; params.len()]));
+            }
+        }
+        result
     }
 }
 
-/// The locals with a known origin at a point of the function.
-#[derive(Clone, Default, PartialEq, Eq)]
-struct State(HashMap<LocalId, Origin>);
+/// The origin of each local (by slot) at a point of the function, as codes
+/// of [`Origins`]: states are copied at every join, so they stay small.
+#[derive(Clone, PartialEq, Eq)]
+struct State(Vec<u32>);
+
+/// Numbers the origins a walk meets; 0 is "unknown".
+#[derive(Default)]
+struct Origins {
+    all: Vec<Origin>,
+    codes: HashMap<Origin, u32>,
+}
+
+impl Origins {
+    fn code(&mut self, origin: Option<Origin>) -> u32 {
+        let Some(origin) = origin else { return 0 };
+        *self.codes.entry(origin).or_insert_with(|| {
+            self.all.push(origin);
+            self.all.len() as u32
+        })
+    }
+
+    fn origin(&self, code: u32) -> Option<Origin> {
+        code.checked_sub(1).map(|i| self.all[i as usize])
+    }
+}
 
 /// Where control may flow together: `None` is unreachable, the identity.
 fn meet(a: Option<State>, b: Option<State>) -> Option<State> {
     match (a, b) {
         (Some(mut a), Some(b)) => {
-            a.0.retain(|local, origin| b.0.get(local) == Some(origin));
+            for (x, y) in a.0.iter_mut().zip(&b.0) {
+                if x != y {
+                    *x = 0;
+                }
+            }
             Some(a)
         }
         (a, None) => a,
@@ -227,8 +268,14 @@ fn meet(a: Option<State>, b: Option<State>) -> Option<State> {
 
 struct Walk<'r, 'a> {
     roots: &'r Roots<'a>,
-    /// The function's i32 locals: those a loop may be versioned on.
-    pointers: Vec<LocalId>,
+    /// The function's i32 locals (the only ones an address can come from), by slot, and the slot of each.
+    locals: Vec<LocalId>,
+    slots: HashMap<LocalId, usize>,
+    journal: Journal,
+    origins: Origins,
+    /// Instructions the walk may still visit (nested loops re-walk their
+    /// bodies); at zero it gives up on the function.
+    budget: usize,
     /// The state reaching each label through branches.
     labels: HashMap<InstrSeqId, Option<State>>,
     result: FunctionResult,
@@ -238,23 +285,25 @@ impl Walk<'_, '_> {
     /// Walks one sequence from `state`, returning the state where it falls through.
     fn seq(&mut self, func: &LocalFunction, seq: InstrSeqId, mut state: Option<State>) -> Option<State> {
         let instrs = &func.block(seq).instrs;
-        // Assignments so far in this sequence, to read an expression with the
-        // locals as they were where it starts.
-        let mut history = History::default();
+        // When (in the journal's clock) each instruction of this sequence was reached.
+        let mut times = Vec::with_capacity(instrs.len());
         for (i, (instr, _)) in instrs.iter().enumerate() {
             let Some(current) = &state else {
                 break; // the rest of the sequence is dead code
             };
-            let reader = Reader { roots: self.roots, func, instrs, state: current, history: &history };
+            if self.budget == 0 {
+                return None;
+            }
+            self.budget -= 1;
+            times.push(self.journal.len());
+            let reader = Reader { roots: self.roots, func, instrs, slots: &self.slots, state: current, journal: &self.journal, origins: &self.origins, times: &times };
             match instr {
                 Instr::LocalSet(LocalSet { local }) | Instr::LocalTee(LocalTee { local }) => {
-                    let origin = reader.value_origin(i);
-                    let current = state.as_mut().unwrap();
-                    let was = match origin {
-                        Some(origin) => current.0.insert(*local, origin),
-                        None => current.0.remove(local),
-                    };
-                    history.0.push((i, *local, was));
+                    if let Some(&slot) = self.slots.get(local) {
+                        let origin = self.origins.code(reader.value_origin(i));
+                        let was = std::mem::replace(&mut state.as_mut().unwrap().0[slot], origin);
+                        self.journal.push((slot, was));
+                    }
                 }
                 Instr::GlobalSet(g) if Some(g.global) == self.roots.stack_pointer => {
                     if !reader.moves_persistent(i) {
@@ -272,30 +321,12 @@ impl Walk<'_, '_> {
                         self.result.calls.push((*callee, args));
                     }
                 }
-                Instr::Block(_) | Instr::Loop(_) | Instr::IfElse(_) => {
-                    let before = current.clone();
-                    state = match instr {
-                        Instr::Block(b) => self.block(func, b.seq, state),
-                        Instr::Loop(l) => self.looped(func, l.seq, state),
-                        Instr::IfElse(e) => {
-                            let consequent = self.block(func, e.consequent, state.clone());
-                            let alternative = self.block(func, e.alternative, state);
-                            meet(consequent, alternative)
-                        }
-                        _ => unreachable!(),
-                    };
-                    // What the nested code assigned, as if assigned here: an
-                    // operand pushed before it still reads the old origins.
-                    if let Some(after) = &state {
-                        for (&local, &was) in &before.0 {
-                            if after.0.get(&local) != Some(&was) {
-                                history.0.push((i, local, Some(was)));
-                            }
-                        }
-                        for &local in after.0.keys().filter(|l| !before.0.contains_key(l)) {
-                            history.0.push((i, local, None));
-                        }
-                    }
+                Instr::Block(b) => state = self.block(func, b.seq, state),
+                Instr::Loop(l) => state = self.looped(func, l.seq, state),
+                Instr::IfElse(e) => {
+                    let consequent = self.block(func, e.consequent, state.clone());
+                    let alternative = self.block(func, e.alternative, state);
+                    state = meet(consequent, alternative);
                 }
                 Instr::Br(b) => self.branch(b.block, &state),
                 Instr::BrIf(b) => self.branch(b.block, &state),
@@ -324,8 +355,11 @@ impl Walk<'_, '_> {
     fn looped(&mut self, func: &LocalFunction, seq: InstrSeqId, entry: Option<State>) -> Option<State> {
         // What enters with no known origin enters with some tag all the same.
         let mut head = entry.map(|mut state| {
-            for &local in &self.pointers {
-                state.0.entry(local).or_insert(Origin::LoopEntry(seq, local));
+            for (slot, origin) in state.0.iter_mut().enumerate() {
+                if *origin == 0 {
+                    *origin = self.origins.code(Some(Origin::LoopEntry(seq, self.locals[slot])));
+                    self.journal.push((slot, 0));
+                }
             }
             state
         });
@@ -349,17 +383,22 @@ impl Walk<'_, '_> {
     }
 }
 
-/// Each assignment of a sequence: position, local, and the local's origin before.
-#[derive(Default)]
-struct History(Vec<(usize, LocalId, Option<Origin>)>);
+/// Every assignment the walk made, in order: the local's slot and its origin before.
+/// An operand pushed before nested code that assigns its local reads the
+/// origin from before: the earliest entry since it was pushed.
+type Journal = Vec<(usize, u32)>;
 
 /// Reads operands of one sequence at one point of the walk.
 struct Reader<'a> {
     roots: &'a Roots<'a>,
     func: &'a LocalFunction,
     instrs: &'a [(Instr, InstrLocId)],
+    slots: &'a HashMap<LocalId, usize>,
     state: &'a State,
-    history: &'a History,
+    journal: &'a Journal,
+    origins: &'a Origins,
+    /// The journal's length when each instruction of the sequence so far was reached.
+    times: &'a [usize],
 }
 
 impl Reader<'_> {
@@ -418,16 +457,15 @@ impl Reader<'_> {
 
     /// The origin `local` had just before `instrs[at]`.
     fn local_at(&self, local: LocalId, at: usize) -> Option<Origin> {
-        let mut origin = self.state.0.get(&local).copied();
-        for &(i, l, was) in self.history.0.iter().rev() {
-            if i < at {
-                break;
-            }
-            if l == local {
+        let slot = *self.slots.get(&local)?;
+        let since = self.times[at];
+        let mut origin = self.state.0[slot];
+        for &(s, was) in self.journal[since..].iter().rev() {
+            if s == slot {
                 origin = was;
             }
         }
-        origin
+        self.origins.origin(origin)
     }
 
     /// Whether the value before `instrs[end]` is persistent or a persistent one

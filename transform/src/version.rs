@@ -10,7 +10,7 @@
 //! straight to its memory. Candidates are taken by how many accesses they
 //! resolve per instruction copied, within a budget of code size.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use walrus::ir::*;
 use walrus::{FunctionId, LocalFunction, LocalId, Module};
@@ -111,7 +111,17 @@ pub fn plan(module: &Module, known: &HashMap<FunctionId, Accesses>) -> HashMap<F
     let mut budget = ((total as f64 * BUDGET) as usize).max(MIN_BUDGET);
     let mut loop_budget_added = false;
     let mut plans: HashMap<FunctionId, Plan> = HashMap::new();
+    // Loops chosen per function, with the loops nested in each: one loop per
+    // nest at most, or the copies would multiply down the nest.
+    let mut nests: HashMap<FunctionId, Vec<(InstrSeqId, HashSet<InstrSeqId>)>> = HashMap::new();
     for c in candidates {
+        let nested = c.scope.map(|seq| loops_under(module.funcs.get(c.id), seq));
+        if let (Some(seq), Some(nested)) = (c.scope, &nested) {
+            let chosen = nests.get(&c.id).map(Vec::as_slice).unwrap_or_default();
+            if chosen.iter().any(|(other, inside)| inside.contains(&seq) || nested.contains(other)) {
+                continue;
+            }
+        }
         if c.scope.is_some() && !loop_budget_added {
             // What functions left over does not go to loops.
             budget = ((total as f64 * LOOP_BUDGET) as usize).max(MIN_BUDGET);
@@ -132,6 +142,7 @@ pub fn plan(module: &Module, known: &HashMap<FunctionId, Accesses>) -> HashMap<F
             Some(seq) => {
                 let locals = c.tags.iter().filter_map(|o| if let Origin::LoopEntry(_, l) = o { Some(*l) } else { None }).collect();
                 plan.loops.insert(seq, locals);
+                nests.entry(c.id).or_default().push((seq, nested.unwrap_or_default()));
             }
         }
     }
@@ -274,6 +285,19 @@ fn remap(instr: &Instr, map: &HashMap<InstrSeqId, InstrSeqId>) -> Instr {
         _ => {}
     }
     instr
+}
+
+/// The loops inside `root` (not `root` itself).
+fn loops_under(func: &walrus::Function, root: InstrSeqId) -> HashSet<InstrSeqId> {
+    let walrus::FunctionKind::Local(func) = &func.kind else { return HashSet::new() };
+    seqs_under(func, root)
+        .into_iter()
+        .flat_map(|seq| func.block(seq).instrs.iter())
+        .filter_map(|(instr, _)| match instr {
+            Instr::Loop(l) => Some(l.seq),
+            _ => None,
+        })
+        .collect()
 }
 
 fn instr_count(func: &LocalFunction, root: InstrSeqId) -> usize {
