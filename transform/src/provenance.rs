@@ -58,7 +58,7 @@ pub type Accesses = HashMap<(InstrSeqId, usize), Known>;
 /// Rounds of the module-wide fixed point before giving up on its assumptions.
 const MAX_ROUNDS: usize = 32;
 /// Instructions the walk of a function may visit per instruction it has.
-const WORK_PER_INSTR: usize = 64;
+const WORK_PER_INSTR: usize = 8;
 
 /// Finds, in every defined function, the accesses that need no dispatch.
 ///
@@ -355,10 +355,11 @@ impl Walk<'_, '_> {
     fn looped(&mut self, func: &LocalFunction, seq: InstrSeqId, entry: Option<State>) -> Option<State> {
         // What enters with no known origin enters with some tag all the same.
         let mut head = entry.map(|mut state| {
+            // Not journaled: an operand pushed before the loop and read as
+            // `LoopEntry` is used after it, where no copy fixes that tag.
             for (slot, origin) in state.0.iter_mut().enumerate() {
                 if *origin == 0 {
                     *origin = self.origins.code(Some(Origin::LoopEntry(seq, self.locals[slot])));
-                    self.journal.push((slot, 0));
                 }
             }
             state
