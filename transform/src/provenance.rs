@@ -58,7 +58,7 @@ pub type Accesses = HashMap<(InstrSeqId, usize), Known>;
 /// Rounds of the module-wide fixed point before giving up on its assumptions.
 const MAX_ROUNDS: usize = 32;
 /// Instructions the walk of a function may visit per instruction it has.
-const WORK_PER_INSTR: usize = 8;
+const WORK_PER_INSTR: usize = 24;
 
 /// Finds, in every defined function, the accesses that need no dispatch.
 ///
