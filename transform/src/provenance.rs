@@ -1,9 +1,10 @@
 //! Which memory-0 accesses provably address memory 0, so need no dispatch.
 //!
 //! A pointer is *persistent* when it is a constant below the split, the stack
-//! pointer, an immutable global below the split, or one of those moved by a
-//! constant offset under 16 MiB (or masked with `and`), possibly passed
-//! through locals or the parameters of functions only called directly. Such
+//! pointer, an immutable global below the split, or one of those moved by an
+//! offset (a small constant, or any value itself below the split: two pointers
+//! are never added) or masked with `and`, possibly passed through locals or
+//! the parameters of functions only called directly. Such
 //! an address never points into memory 1: the stack and the statics live in
 //! memory 0, and no object crosses the split (memory 0 ends there). The stack
 //! pointer counts only if the whole module keeps the stack where it is —
@@ -13,9 +14,14 @@
 //! its export must also keep it in memory 0 (multimem's runtime only restores
 //! values it read).
 //!
+//! Other addresses may still have a known origin: the tag a parameter had on
+//! entry, or a local had when its loop was entered, moved the same way; the
+//! versioning pass makes copies in which those tags are fixed.
+//!
 //! Locals are tracked flow-sensitively over the structured control flow
-//! (LLVM reuses one local for unrelated values); expressions are read back
-//! off the stack-machine code, and whatever cannot be read stays dispatched.
+//! (LLVM reuses one local for unrelated values); operands are found by stack
+//! effects (see [`crate::operands`]), and whatever cannot be read stays
+//! dispatched.
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,8 +33,8 @@ use crate::operands::StackEffects;
 
 /// Longest chain of nested operands read back; deeper expressions stay unknown.
 const MAX_DEPTH: usize = 16;
-/// Largest constant offset a persistent pointer may move by and stay one; a
-/// larger one (such as the split itself) may be building a tagged pointer.
+/// Largest negative constant offset (as `i32.add` of a negative number) a
+/// pointer may move by and keep its tag.
 const MAX_OFFSET: u32 = 1 << 24;
 
 /// What is known of a pointer's tag.
