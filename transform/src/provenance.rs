@@ -291,6 +291,7 @@ impl Walk<'_, '_> {
     /// Walks one sequence from `state`, returning the state where it falls through.
     fn seq(&mut self, func: &LocalFunction, seq: InstrSeqId, mut state: Option<State>) -> Option<State> {
         let instrs = &func.block(seq).instrs;
+        let start = self.journal.len();
         // When (in the journal's clock) each instruction of this sequence was reached.
         let mut times = Vec::with_capacity(instrs.len());
         for (i, (instr, _)) in instrs.iter().enumerate() {
@@ -347,7 +348,25 @@ impl Walk<'_, '_> {
                 state = None;
             }
         }
+        self.compact_journal(start);
         state
+    }
+
+    /// Once a sequence is walked, only the first of its assignments to each
+    /// local can matter (to operands pushed before it): drop the rest.
+    fn compact_journal(&mut self, start: usize) {
+        if self.journal.len() - start < 64 {
+            return;
+        }
+        let mut seen = HashSet::new();
+        let mut kept = start;
+        for i in start..self.journal.len() {
+            if seen.insert(self.journal[i].0) {
+                self.journal[kept] = self.journal[i];
+                kept += 1;
+            }
+        }
+        self.journal.truncate(kept);
     }
 
     /// A block (or an arm of an if): its end is reached by falling through or by a branch.
