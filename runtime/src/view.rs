@@ -172,32 +172,27 @@ impl Drop for Reservation {
     }
 }
 
-/// A view-form instance's memory 0: the memfd, mapped.
-struct PersistentMemory {
-    reservation: Reservation,
-    persistent: Arc<Persistent>,
-    alias: u64,
-    bytes: usize,
-    capacity: usize,
-}
-
-/// A view-form instance's memory 1: memory 0 below the split, scratch above.
-struct ViewMemory {
-    reservation: Reservation,
-    persistent: Arc<Persistent>,
-    alias: u64,
-    bytes: usize,
-    capacity: usize,
-}
-
-/// Any other memory created on a view engine: anonymous pages in a reservation.
-struct PlainMemory {
+/// A memory in a reservation of its own, for a view engine.
+struct ReservedMemory {
     reservation: Reservation,
     bytes: usize,
     capacity: usize,
+    maps: Maps,
 }
 
-unsafe impl LinearMemory for PersistentMemory {
+/// What a [`ReservedMemory`] maps, which decides how it grows.
+enum Maps {
+    /// A view-form instance's memory 0: the memfd, mapped; growing grows the
+    /// memfd, and with it every alias.
+    Persistent { persistent: Arc<Persistent>, alias: u64 },
+    /// A view-form instance's memory 1: memory 0 below the split, scratch
+    /// above, opened as it grows.
+    View { persistent: Arc<Persistent>, alias: u64 },
+    /// Any other memory created on a view engine: anonymous pages.
+    Plain,
+}
+
+unsafe impl LinearMemory for ReservedMemory {
     fn byte_size(&self) -> usize {
         self.bytes
     }
@@ -206,43 +201,11 @@ unsafe impl LinearMemory for PersistentMemory {
     }
     fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
         wasmtime::ensure!(new_size <= self.capacity, "memory cannot grow past its reservation");
-        self.persistent.grow_to(new_size).map_err(to_wasmtime)?;
-        self.bytes = new_size;
-        Ok(())
-    }
-    fn as_ptr(&self) -> *mut u8 {
-        self.reservation.base
-    }
-}
-
-unsafe impl LinearMemory for ViewMemory {
-    fn byte_size(&self) -> usize {
-        self.bytes
-    }
-    fn byte_capacity(&self) -> usize {
-        self.capacity
-    }
-    fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
-        wasmtime::ensure!(new_size <= self.capacity, "memory cannot grow past its reservation");
-        self.reservation.open(self.bytes, new_size).map_err(to_wasmtime)?;
-        self.bytes = new_size;
-        Ok(())
-    }
-    fn as_ptr(&self) -> *mut u8 {
-        self.reservation.base
-    }
-}
-
-unsafe impl LinearMemory for PlainMemory {
-    fn byte_size(&self) -> usize {
-        self.bytes
-    }
-    fn byte_capacity(&self) -> usize {
-        self.capacity
-    }
-    fn grow_to(&mut self, new_size: usize) -> wasmtime::Result<()> {
-        wasmtime::ensure!(new_size <= self.capacity, "memory cannot grow past its reservation");
-        self.reservation.open(self.bytes, new_size).map_err(to_wasmtime)?;
+        match &self.maps {
+            Maps::Persistent { persistent, .. } => persistent.grow_to(new_size),
+            Maps::View { .. } | Maps::Plain => self.reservation.open(self.bytes, new_size),
+        }
+        .map_err(to_wasmtime)?;
         self.bytes = new_size;
         Ok(())
     }
@@ -255,15 +218,11 @@ fn to_wasmtime(e: anyhow::Error) -> wasmtime::Error {
     wasmtime::format_err!("{e:#}")
 }
 
-impl Drop for PersistentMemory {
+impl Drop for ReservedMemory {
     fn drop(&mut self) {
-        self.persistent.forget(self.alias);
-    }
-}
-
-impl Drop for ViewMemory {
-    fn drop(&mut self) {
-        self.persistent.forget(self.alias);
+        if let Maps::Persistent { persistent, alias } | Maps::View { persistent, alias } = &self.maps {
+            persistent.forget(*alias);
+        }
     }
 }
 
@@ -343,19 +302,19 @@ fn persistent_memory(persistent: Arc<Persistent>, minimum: usize, reserved: Opti
     persistent.grow_to(minimum)?;
     let alias = persistent.map_at(reservation.base, false)?;
     let bytes = persistent.bytes();
-    Ok(Box::new(PersistentMemory { reservation, persistent, alias, bytes, capacity }))
+    Ok(Box::new(ReservedMemory { reservation, bytes, capacity, maps: Maps::Persistent { persistent, alias } }))
 }
 
 fn view_memory(persistent: Arc<Persistent>, private: bool, minimum: usize, reserved: Option<usize>, guard: usize) -> Result<Box<dyn LinearMemory>> {
     let capacity = full_reservation(reserved)?;
     let reservation = Reservation::new(capacity + guard)?;
     let alias = persistent.map_at(reservation.base, private)?;
-    Ok(Box::new(ViewMemory { reservation, persistent, alias, bytes: minimum, capacity }))
+    Ok(Box::new(ReservedMemory { reservation, bytes: minimum, capacity, maps: Maps::View { persistent, alias } }))
 }
 
 fn plain_memory(minimum: usize, maximum: Option<usize>, reserved: Option<usize>, guard: usize) -> Result<Box<dyn LinearMemory>> {
     let capacity = reserved.unwrap_or(maximum.unwrap_or(1 << 32)).max(minimum);
     let reservation = Reservation::new(capacity + guard)?;
     reservation.open(0, minimum)?;
-    Ok(Box::new(PlainMemory { reservation, bytes: minimum, capacity }))
+    Ok(Box::new(ReservedMemory { reservation, bytes: minimum, capacity, maps: Maps::Plain }))
 }
