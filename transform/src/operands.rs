@@ -52,7 +52,7 @@ impl<'a> StackEffects<'a> {
     }
 
     /// Values `instr` pops and pushes; `None` for branches and what is not modelled.
-    fn of(&self, func: &LocalFunction, instr: &Instr) -> Option<(usize, usize)> {
+    pub fn of(&self, func: &LocalFunction, instr: &Instr) -> Option<(usize, usize)> {
         let block = |seq: InstrSeqId| match func.block(seq).ty {
             InstrSeqType::Simple(result) => (0, usize::from(result.is_some())),
             InstrSeqType::MultiValue(ty) => {

@@ -519,22 +519,12 @@ impl Reader<'_> {
 
     /// The origin of the address of the memory access at `instrs[at]`.
     fn access(&self, at: usize) -> Option<Known> {
-        let operands_after_address = match &self.instrs[at].0 {
-            Instr::Load(_) => 0,
-            Instr::Store(_) => 1,
-            Instr::LoadSimd(l) => match l.kind {
-                LoadSimdKind::V128Load8Lane(_)
-                | LoadSimdKind::V128Load16Lane(_)
-                | LoadSimdKind::V128Load32Lane(_)
-                | LoadSimdKind::V128Load64Lane(_)
-                | LoadSimdKind::V128Store8Lane(_)
-                | LoadSimdKind::V128Store16Lane(_)
-                | LoadSimdKind::V128Store32Lane(_)
-                | LoadSimdKind::V128Store64Lane(_) => 1,
-                _ => 0,
-            },
-            _ => return None,
-        };
+        if !matches!(self.instrs[at].0, Instr::Load(_) | Instr::Store(_) | Instr::LoadSimd(_)) {
+            return None;
+        }
+        // The address is the first operand: below the others.
+        let (pops, _) = self.roots.effects.of(self.func, &self.instrs[at].0)?;
+        let operands_after_address = pops - 1;
         let address = self.producer(at, operands_after_address)?;
         Some(Known { origin: self.origin(address, 0)?, address })
     }
