@@ -7,7 +7,7 @@
 //! [`crate::provenance`]) and, in the copies [`crate::version`] makes, those
 //! whose tag the copy fixes; so does a load from a constant address.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 
 use anyhow::Result;
 use rayon::prelude::*;
@@ -237,7 +237,7 @@ impl Rewriter {
             let targets: Vec<Option<Target>> =
                 old.iter().enumerate().map(|(i, (instr, _))| self.touches_memory0(instr).then(|| target(known.get(&(original, i))?, copy)).flatten()).collect();
             // In a copy where the address is tagged, untag it where it is computed.
-            let untag_after: HashSet<usize> =
+            let untag_after: FxHashSet<usize> =
                 targets.iter().enumerate().filter(|(_, t)| **t == Some(Target::Ephemeral)).map(|(i, _)| known[&(original, i)].address).collect();
             let mut new = Vec::with_capacity(old.len());
             for (i, (instr, loc)) in old.into_iter().enumerate() {
@@ -543,17 +543,33 @@ pub(crate) fn instr_seqs(func: &LocalFunction) -> Vec<InstrSeqId> {
     seqs_under(func, func.entry_block())
 }
 
-/// `root` and every sequence nested in it, outermost first.
+/// `root` and every sequence nested in it, outermost first (in the order of
+/// walrus's `dfs_in_order`, without visiting each instruction: this runs once
+/// per function per pass, on modules of millions of instructions).
 pub(crate) fn seqs_under(func: &LocalFunction, root: InstrSeqId) -> Vec<InstrSeqId> {
-    struct Collect(Vec<InstrSeqId>);
-    impl<'a> Visitor<'a> for Collect {
-        fn start_instr_seq(&mut self, seq: &'a InstrSeq) {
-            self.0.push(seq.id());
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    let mut nested = Vec::new();
+    while let Some(seq) = stack.pop() {
+        out.push(seq);
+        nested.clear();
+        for (instr, _) in &func.block(seq).instrs {
+            match instr {
+                Instr::Block(Block { seq }) | Instr::Loop(Loop { seq }) | Instr::TryTable(TryTable { seq, .. }) => nested.push(*seq),
+                Instr::IfElse(IfElse { consequent, alternative }) => nested.extend([*consequent, *alternative]),
+                Instr::Try(Try { seq, catches }) => {
+                    nested.push(*seq);
+                    nested.extend(catches.iter().filter_map(|c| match c {
+                        LegacyCatch::Catch { handler, .. } | LegacyCatch::CatchAll { handler } => Some(*handler),
+                        LegacyCatch::Delegate { .. } => None,
+                    }));
+                }
+                _ => {}
+            }
         }
+        stack.extend(nested.iter().rev());
     }
-    let mut c = Collect(Vec::new());
-    dfs_in_order(&mut c, func, root);
-    c.0
+    out
 }
 
 /// The same instruction, aimed at another memory.

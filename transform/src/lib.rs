@@ -25,6 +25,7 @@
 
 pub mod abi;
 mod add_memory;
+mod call_order;
 mod check;
 mod dispatch;
 mod export_host;

@@ -26,6 +26,7 @@
 use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use walrus::ir::*;
 use walrus::{ConstExpr, FunctionId, GlobalId, GlobalKind, LocalFunction, LocalId, Module};
 
@@ -59,7 +60,7 @@ pub struct Known {
 }
 
 /// Memory accesses, by sequence and position, whose address's tag is known.
-pub type Accesses = HashMap<(InstrSeqId, usize), Known>;
+pub type Accesses = FxHashMap<(InstrSeqId, usize), Known>;
 
 /// Rounds of the module-wide fixed point before giving up on its assumptions.
 const MAX_ROUNDS: usize = 32;
@@ -71,7 +72,10 @@ const WORK_PER_INSTR: usize = 24;
 /// Optimistic assumptions — the stack pointer, and every parameter of a
 /// function only called directly, hold persistent pointers — are checked
 /// against every write and call site and dropped where they fail, until
-/// the analysis agrees with what it assumed.
+/// the analysis agrees with what it assumed. Functions are walked callers
+/// first (see [`crate::call_order`]), so a parameter's assumption is final
+/// when its function is walked, except in recursion, which is walked again
+/// until it agrees.
 pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, Accesses> {
     let constant_globals: HashSet<GlobalId> = module
         .globals
@@ -82,40 +86,64 @@ pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, Accesses> {
     let mut stack_pointer = crate::export_host::find_stack_pointer(module).filter(|&sp| {
         matches!(module.globals.get(sp).kind, GlobalKind::Local(ConstExpr::Value(Value::I32(init))) if (init as u32) < split)
     });
-    let mut params = direct_only_params(module);
     let effects = StackEffects::new(module);
-    let analyse = |stack_pointer, params: &Params, only: Option<&HashSet<FunctionId>>| {
-        let roots = Roots { split, stack_pointer, constant_globals: &constant_globals, params, locals: &module.locals, effects: &effects };
-        let wanted = |id: &FunctionId| only.is_none_or(|o| o.contains(id));
-        module.funcs.par_iter_local().filter(|(id, _)| wanted(id)).map(|(id, func)| (id, roots.function(id, func))).collect::<Vec<_>>()
+    let ids: Vec<FunctionId> = module.funcs.iter_local().map(|(id, _)| id).collect();
+    let mut facts: FxHashMap<FunctionId, Facts> = module.funcs.par_iter_local().map(|(id, func)| (id, Facts::new(func, &module.locals))).collect();
+    let mut params = direct_only_params(module, &facts);
+    for f in facts.values_mut() {
+        f.calls_with_params = f.calls.iter().copied().filter(|c| params.contains_key(c)).collect();
+        f.calls_with_params.sort_by_key(|c| c.index());
+        f.calls_with_params.dedup();
+    }
+    let waves = crate::call_order::waves(&ids, |f| &facts[&f].calls_with_params);
+    let analyse = |stack_pointer, params: &Params, only: &[FunctionId]| {
+        let roots = Roots { split, stack_pointer, constant_globals: &constant_globals, params, effects: &effects };
+        only.par_iter().map(|&id| (id, roots.function(id, local(module, id), &facts[&id]))).collect::<Vec<_>>()
     };
-    // A function's result depends on the stack pointer and on its own
-    // parameters: after the first round only those whose assumptions changed are walked again.
     let mut results: HashMap<FunctionId, FunctionResult> = HashMap::new();
-    let mut again: Option<HashSet<FunctionId>> = None;
-    for _ in 0..MAX_ROUNDS {
-        results.extend(analyse(stack_pointer, &params, again.as_ref()));
-        let mut changed = HashSet::new();
-        if stack_pointer.is_some() && !results.values().all(|r| r.keeps_stack_pointer) {
-            stack_pointer = None;
-            again = None;
-            continue;
-        }
-        for (callee, args) in results.values().flat_map(|r| &r.calls) {
-            for (assumed, &persistent) in params.get_mut(callee).into_iter().flatten().zip(args) {
-                if *assumed && !persistent {
-                    *assumed = false;
-                    changed.insert(*callee);
+    'attempt: loop {
+        results.clear();
+        for wave in &waves {
+            let mut walk = wave.clone();
+            for _ in 0..MAX_ROUNDS {
+                let walked = analyse(stack_pointer, &params, &walk);
+                let ids: Vec<FunctionId> = walked.iter().map(|(id, _)| *id).collect();
+                results.extend(walked);
+                // Callees in later waves are not walked yet; one already walked is in this wave's recursion.
+                let mut again = FxHashSet::default();
+                for (callee, args) in ids.iter().flat_map(|id| &results[id].calls) {
+                    for (assumed, &persistent) in params.get_mut(callee).into_iter().flatten().zip(args) {
+                        if *assumed && !persistent {
+                            *assumed = false;
+                            if results.contains_key(callee) {
+                                again.insert(*callee);
+                            }
+                        }
+                    }
+                }
+                walk = again.into_iter().collect();
+                if walk.is_empty() {
+                    break;
                 }
             }
+            if !walk.is_empty() {
+                // No agreement in time: assume nothing.
+                return analyse(None, &Params::new(), &ids).into_iter().map(|(id, r)| (id, r.accesses)).collect();
+            }
+            if stack_pointer.is_some() && !wave.iter().all(|id| results[id].keeps_stack_pointer) {
+                stack_pointer = None;
+                continue 'attempt;
+            }
         }
-        if changed.is_empty() {
-            return results.into_iter().map(|(id, r)| (id, r.accesses)).collect();
-        }
-        again = Some(changed);
+        return results.into_iter().map(|(id, r)| (id, r.accesses)).collect();
     }
-    // No agreement in time: assume nothing.
-    analyse(None, &Params::new(), None).into_iter().map(|(id, r)| (id, r.accesses)).collect()
+}
+
+fn local(module: &Module, id: FunctionId) -> &LocalFunction {
+    match &module.funcs.get(id).kind {
+        walrus::FunctionKind::Local(func) => func,
+        _ => unreachable!("only defined functions are walked"),
+    }
 }
 
 /// For each function called only directly, whether each parameter is assumed persistent.
@@ -124,7 +152,7 @@ type Params = HashMap<FunctionId, Vec<bool>>;
 /// Every defined function that nothing outside direct calls can reach (not
 /// exported, not the start function, not in a table or a `ref.func`), with all
 /// of its parameters assumed persistent.
-fn direct_only_params(module: &Module) -> Params {
+fn direct_only_params(module: &Module, facts: &FxHashMap<FunctionId, Facts>) -> Params {
     let mut escaping: HashSet<FunctionId> = module.start.into_iter().collect();
     escaping.extend(module.exports.iter().filter_map(|e| match e.item {
         walrus::ExportItem::Function(f) => Some(f),
@@ -141,18 +169,8 @@ fn direct_only_params(module: &Module) -> Params {
             escaping.extend(const_expr_funcs(init));
         }
     }
-    for (_, func) in module.funcs.iter_local() {
-        escaping.extend(each_instr(func, |i| match i {
-            Instr::RefFunc(r) => Some(r.func),
-            _ => None,
-        }));
-    }
-    module
-        .funcs
-        .iter_local()
-        .filter(|(id, _)| !escaping.contains(id))
-        .map(|(id, func)| (id, vec![true; func.args.len()]))
-        .collect()
+    escaping.extend(facts.values().flat_map(|f| &f.refs));
+    module.funcs.iter_local().filter(|(id, _)| !escaping.contains(id)).map(|(id, func)| (id, vec![true; func.args.len()])).collect()
 }
 
 fn const_expr_funcs(expr: &ConstExpr) -> Vec<FunctionId> {
@@ -174,8 +192,52 @@ struct Roots<'a> {
     stack_pointer: Option<GlobalId>,
     constant_globals: &'a HashSet<GlobalId>,
     params: &'a Params,
-    locals: &'a walrus::ModuleLocals,
     effects: &'a StackEffects<'a>,
+}
+
+/// What every round needs of a function, gathered once.
+#[derive(Default)]
+struct Facts {
+    /// The i32 locals it names (the only ones an address can come from), by index.
+    locals: Vec<LocalId>,
+    instrs: usize,
+    /// Exceptions or typed-reference branches, which the walk does not follow.
+    unmodelled: bool,
+    /// The globals it sets and the functions it calls directly (for when it is not walked).
+    sets: Vec<GlobalId>,
+    calls: Vec<FunctionId>,
+    /// Its callees whose parameters are assumed, once each: they are walked after it.
+    calls_with_params: Vec<FunctionId>,
+    /// The functions it takes a reference to.
+    refs: Vec<FunctionId>,
+}
+
+impl Facts {
+    fn new(func: &LocalFunction, module_locals: &walrus::ModuleLocals) -> Facts {
+        let mut locals = FxHashSet::default();
+        let mut facts = Facts::default();
+        for seq in crate::dispatch::instr_seqs(func) {
+            let instrs = &func.block(seq).instrs;
+            facts.instrs += instrs.len();
+            for (instr, _) in instrs {
+                match instr {
+                    Instr::LocalGet(LocalGet { local }) | Instr::LocalSet(LocalSet { local }) | Instr::LocalTee(LocalTee { local }) => {
+                        locals.insert(*local);
+                    }
+                    Instr::GlobalSet(g) => facts.sets.push(g.global),
+                    Instr::RefFunc(r) => facts.refs.push(r.func),
+                    Instr::Call(Call { func }) | Instr::ReturnCall(ReturnCall { func }) => facts.calls.push(*func),
+                    Instr::Try(_) | Instr::TryTable(_) | Instr::BrOnNull(_) | Instr::BrOnNonNull(_) | Instr::BrOnCast(_) | Instr::BrOnCastFail(_) => {
+                        facts.unmodelled = true
+                    }
+                    _ => {}
+                }
+            }
+        }
+        facts.locals = locals.into_iter().filter(|&l| module_locals.get(l).ty() == walrus::ValType::I32).collect();
+        facts.locals.sort_by_key(|l| l.index());
+        facts
+    }
 }
 
 #[derive(Default)]
@@ -187,13 +249,12 @@ struct FunctionResult {
 }
 
 impl Roots<'_> {
-    fn function(&self, id: FunctionId, func: &LocalFunction) -> FunctionResult {
-        if has_unmodelled_control(func) {
-            return self.unknown(func);
+    fn function(&self, id: FunctionId, func: &LocalFunction, facts: &Facts) -> FunctionResult {
+        if facts.unmodelled {
+            return self.unknown(facts);
         }
-        let mut locals: Vec<LocalId> = locals_of(func).into_iter().filter(|&l| self.locals.get(l).ty() == walrus::ValType::I32).collect();
-        locals.sort_by_key(|l| l.index());
-        let slots: HashMap<LocalId, usize> = locals.iter().enumerate().map(|(i, &l)| (l, i)).collect();
+        let locals = facts.locals.clone();
+        let slots: FxHashMap<LocalId, usize> = locals.iter().enumerate().map(|(i, &l)| (l, i)).collect();
         // Locals start at zero, a persistent address; parameters as assumed, else their own tag.
         let assumed = self.params.get(&id);
         let mut origins = Origins::default();
@@ -203,30 +264,23 @@ impl Roots<'_> {
                 entry.0[slot] = origins.code(Some(if assumed.is_some_and(|a| a[k]) { Origin::Persistent } else { Origin::Param(k) }));
             }
         }
-        let budget = WORK_PER_INSTR * each_instr(func, |_| Some(())).len() + 10_000;
+        let budget = WORK_PER_INSTR * facts.instrs + 10_000;
         let result = FunctionResult { keeps_stack_pointer: true, ..Default::default() };
-        let mut walk = Walk { roots: self, locals, slots, journal: Journal::new(), origins, labels: HashMap::new(), budget, result };
+        let mut walk =
+            Walk { roots: self, locals, slots, journal: Journal::new(), origins, labels: FxHashMap::default(), heads: FxHashMap::default(), budget, result };
         walk.seq(func, func.entry_block(), Some(entry));
         if walk.budget == 0 {
-            return self.unknown(func);
+            return self.unknown(facts);
         }
         walk.result
     }
 
     /// What is known of a function the walk does not follow: nothing.
-    fn unknown(&self, func: &LocalFunction) -> FunctionResult {
-        let mut result = FunctionResult { keeps_stack_pointer: !writes_global(func, self.stack_pointer), ..Default::default() };
+    fn unknown(&self, facts: &Facts) -> FunctionResult {
+        let keeps_stack_pointer = self.stack_pointer.is_none_or(|sp| !facts.sets.contains(&sp));
         // Its calls are not read: their arguments count as unknown.
-        for callee in each_instr(func, |i| match i {
-            Instr::Call(c) => Some(c.func),
-            Instr::ReturnCall(c) => Some(c.func),
-            _ => None,
-        }) {
-            if let Some(params) = self.params.get(&callee) {
-                result.calls.push((callee, vec![false; params.len()]));
-            }
-        }
-        result
+        let calls = facts.calls.iter().filter_map(|callee| Some((*callee, vec![false; self.params.get(callee)?.len()]))).collect();
+        FunctionResult { keeps_stack_pointer, calls, ..Default::default() }
     }
 }
 
@@ -239,7 +293,7 @@ struct State(Vec<u32>);
 #[derive(Default)]
 struct Origins {
     all: Vec<Origin>,
-    codes: HashMap<Origin, u32>,
+    codes: FxHashMap<Origin, u32>,
 }
 
 impl Origins {
@@ -276,14 +330,16 @@ struct Walk<'r, 'a> {
     roots: &'r Roots<'a>,
     /// The function's i32 locals (the only ones an address can come from), by slot, and the slot of each.
     locals: Vec<LocalId>,
-    slots: HashMap<LocalId, usize>,
+    slots: FxHashMap<LocalId, usize>,
     journal: Journal,
     origins: Origins,
     /// Instructions the walk may still visit (nested loops re-walk their
     /// bodies); at zero it gives up on the function.
     budget: usize,
     /// The state reaching each label through branches.
-    labels: HashMap<InstrSeqId, Option<State>>,
+    labels: FxHashMap<InstrSeqId, Option<State>>,
+    /// Each loop's head at its last fixed point.
+    heads: FxHashMap<InstrSeqId, State>,
     result: FunctionResult,
 }
 
@@ -358,7 +414,7 @@ impl Walk<'_, '_> {
         if self.journal.len() - start < 64 {
             return;
         }
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         let mut kept = start;
         for i in start..self.journal.len() {
             if seen.insert(self.journal[i].0) {
@@ -389,12 +445,21 @@ impl Walk<'_, '_> {
             }
             state
         });
+        // Start from where the last visit's fixed point ended: an enclosing
+        // loop's walks only lose information, so a nested loop converges at
+        // once instead of re-walking its fixed point on every outer walk.
+        if let Some(last) = self.heads.get(&seq) {
+            head = meet(head, Some(last.clone()));
+        }
         loop {
             self.labels.insert(seq, None);
             let fallthrough = self.seq(func, seq, head.clone());
             let back = self.labels.remove(&seq).flatten();
             let next = meet(head.clone(), back);
             if next == head {
+                if let Some(head) = head {
+                    self.heads.insert(seq, head);
+                }
                 return fallthrough;
             }
             head = next;
@@ -419,7 +484,7 @@ struct Reader<'a> {
     roots: &'a Roots<'a>,
     func: &'a LocalFunction,
     instrs: &'a [(Instr, InstrLocId)],
-    slots: &'a HashMap<LocalId, usize>,
+    slots: &'a FxHashMap<LocalId, usize>,
     state: &'a State,
     journal: &'a Journal,
     origins: &'a Origins,
@@ -528,38 +593,4 @@ impl Reader<'_> {
         let address = self.producer(at, operands_after_address)?;
         Some(Known { origin: self.origin(address, 0)?, address })
     }
-}
-
-/// Every local the function names.
-fn locals_of(func: &LocalFunction) -> HashSet<LocalId> {
-    each_instr(func, |i| match i {
-        Instr::LocalGet(LocalGet { local }) | Instr::LocalSet(LocalSet { local }) | Instr::LocalTee(LocalTee { local }) => Some(*local),
-        _ => None,
-    })
-    .into_iter()
-    .collect()
-}
-
-/// Exceptions and typed-reference branches, which the walk does not follow.
-fn has_unmodelled_control(func: &LocalFunction) -> bool {
-    !each_instr(func, |i| {
-        matches!(
-            i,
-            Instr::Try(_) | Instr::TryTable(_) | Instr::BrOnNull(_) | Instr::BrOnNonNull(_) | Instr::BrOnCast(_) | Instr::BrOnCastFail(_)
-        )
-        .then_some(())
-    })
-    .is_empty()
-}
-
-fn writes_global(func: &LocalFunction, global: Option<GlobalId>) -> bool {
-    !each_instr(func, |i| matches!(i, Instr::GlobalSet(g) if Some(g.global) == global).then_some(())).is_empty()
-}
-
-fn each_instr<T>(func: &LocalFunction, mut f: impl FnMut(&Instr) -> Option<T>) -> Vec<T> {
-    let mut out = Vec::new();
-    for seq in crate::dispatch::instr_seqs(func) {
-        out.extend(func.block(seq).instrs.iter().filter_map(|(i, _)| f(i)));
-    }
-    out
 }

@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rayon::prelude::*;
 use walrus::ir::*;
 use walrus::{FunctionId, LocalFunction, LocalId, Module};
 
@@ -27,6 +28,11 @@ const MAX_INSTRS: usize = 4000;
 /// Instructions the copies of functions may add, as a share of the module's, and at least.
 const BUDGET: f64 = 0.4;
 const MIN_BUDGET: usize = 1000;
+/// Budgets are shares of at most this many instructions. The reference
+/// prover's field and curve arithmetic takes 90k; on modules of millions of
+/// instructions, more copies cost transform time and size in code that
+/// density cannot tell hot from cold.
+const MAX_MEASURED: usize = 1_000_000;
 /// The share of the module's instructions the copies of loops may add on top.
 /// Small: on the reference prover the hot accesses left after functions are
 /// versioned are seldom in loops with a versionable base.
@@ -77,38 +83,13 @@ struct Candidate {
 /// Picks what to version, densest first, within the size budgets: functions
 /// first, then loops (whose copies multiply with their function's).
 pub fn plan(module: &Module, known: &HashMap<FunctionId, Accesses>) -> HashMap<FunctionId, Plan> {
-    let mut total = 0;
-    let mut candidates = Vec::new();
-    for (id, func) in module.funcs.iter_local() {
-        let size = instr_count(func, func.entry_block());
-        total += size;
-        let results = module.types.get(func.ty()).results();
-        let mut per_scope: HashMap<Option<InstrSeqId>, HashMap<Origin, usize>> = HashMap::new();
-        for k in known[&id].values() {
-            let scope = match k.origin {
-                Origin::Persistent => continue,
-                Origin::Param(_) if results.len() > 1 => continue,
-                Origin::Param(_) => None,
-                Origin::LoopEntry(seq, _) if matches!(func.block(seq).ty, InstrSeqType::MultiValue(_)) => continue,
-                Origin::LoopEntry(seq, _) => Some(seq),
-            };
-            *per_scope.entry(scope).or_default().entry(k.origin).or_default() += 1;
-        }
-        for (scope, counts) in per_scope {
-            let mut tags: Vec<(Origin, usize)> = counts.into_iter().filter(|&(_, n)| n >= MIN_ACCESSES).collect();
-            tags.sort_by_key(|&(o, n)| (std::cmp::Reverse(n), format!("{o:?}")));
-            tags.truncate(MAX_TAGS);
-            let size = scope.map_or(size, |seq| instr_count(func, seq));
-            if tags.is_empty() || size > MAX_INSTRS {
-                continue;
-            }
-            let resolved = tags.iter().map(|&(_, n)| n).sum();
-            candidates.push(Candidate { id, scope, tags: tags.into_iter().map(|(o, _)| o).collect(), resolved, size });
-        }
-    }
+    let found: Vec<(usize, Vec<Candidate>)> = module.funcs.par_iter_local().map(|(id, func)| candidates(module, id, func, &known[&id])).collect();
+    let total: usize = found.iter().map(|(size, _)| size).sum();
+    let mut candidates: Vec<Candidate> = found.into_iter().flat_map(|(_, c)| c).collect();
     let density = |c: &Candidate| c.resolved as f64 / c.size as f64;
     candidates.sort_by(|a, b| a.scope.is_some().cmp(&b.scope.is_some()).then(density(b).total_cmp(&density(a))).then(a.id.index().cmp(&b.id.index())));
-    let mut budget = ((total as f64 * BUDGET) as usize).max(MIN_BUDGET);
+    let share = |share: f64| ((total.min(MAX_MEASURED) as f64 * share) as usize).max(MIN_BUDGET);
+    let mut budget = share(BUDGET);
     let mut loop_budget_added = false;
     let mut plans: HashMap<FunctionId, Plan> = HashMap::new();
     // Loops chosen per function, with the loops nested in each: one loop per
@@ -124,7 +105,7 @@ pub fn plan(module: &Module, known: &HashMap<FunctionId, Accesses>) -> HashMap<F
         }
         if c.scope.is_some() && !loop_budget_added {
             // What functions left over does not go to loops.
-            budget = ((total as f64 * LOOP_BUDGET) as usize).max(MIN_BUDGET);
+            budget = share(LOOP_BUDGET);
             loop_budget_added = true;
         }
         let function_copies = plans.get(&c.id).map_or(1, |p| 1 << p.params.len());
@@ -147,6 +128,45 @@ pub fn plan(module: &Module, known: &HashMap<FunctionId, Accesses>) -> HashMap<F
         }
     }
     plans
+}
+
+/// The function's size in instructions, and what in it is worth versioning.
+fn candidates(module: &Module, id: FunctionId, func: &LocalFunction, known: &Accesses) -> (usize, Vec<Candidate>) {
+    let size = instr_count(func, func.entry_block());
+    let results = module.types.get(func.ty()).results();
+    let mut per_scope: HashMap<Option<InstrSeqId>, HashMap<Origin, usize>> = HashMap::new();
+    for k in known.values() {
+        let scope = match k.origin {
+            Origin::Persistent => continue,
+            Origin::Param(_) if results.len() > 1 => continue,
+            Origin::Param(_) => None,
+            Origin::LoopEntry(seq, _) if matches!(func.block(seq).ty, InstrSeqType::MultiValue(_)) => continue,
+            Origin::LoopEntry(seq, _) => Some(seq),
+        };
+        *per_scope.entry(scope).or_default().entry(k.origin).or_default() += 1;
+    }
+    let mut found = Vec::new();
+    for (scope, counts) in per_scope {
+        let mut tags: Vec<(Origin, usize)> = counts.into_iter().filter(|&(_, n)| n >= MIN_ACCESSES).collect();
+        tags.sort_by_key(|&(o, n)| (std::cmp::Reverse(n), order(o)));
+        tags.truncate(MAX_TAGS);
+        let size = scope.map_or(size, |seq| instr_count(func, seq));
+        if tags.is_empty() || size > MAX_INSTRS {
+            continue;
+        }
+        let resolved = tags.iter().map(|&(_, n)| n).sum();
+        found.push(Candidate { id, scope, tags: tags.into_iter().map(|(o, _)| o).collect(), resolved, size });
+    }
+    (size, found)
+}
+
+/// A total order on origins, so that ties are broken the same way every run.
+fn order(origin: Origin) -> (usize, usize, usize) {
+    match origin {
+        Origin::Persistent => (0, 0, 0),
+        Origin::Param(k) => (1, k, 0),
+        Origin::LoopEntry(seq, local) => (2, seq.index(), local.index()),
+    }
 }
 
 /// Versions `func` as planned; returns every sequence of the copies.
