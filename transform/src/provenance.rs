@@ -66,6 +66,8 @@ pub type Accesses = FxHashMap<(InstrSeqId, usize), Known>;
 const MAX_ROUNDS: usize = 32;
 /// Instructions the walk of a function may visit per instruction it has.
 const WORK_PER_INSTR: usize = 24;
+/// Entries into a loop that find its fixed point from the entry state alone.
+const PRECISE_VISITS: usize = 2;
 
 /// Finds, in every defined function, the accesses that need no dispatch.
 ///
@@ -266,8 +268,8 @@ impl Roots<'_> {
         }
         let budget = WORK_PER_INSTR * facts.instrs + 10_000;
         let result = FunctionResult { keeps_stack_pointer: true, ..Default::default() };
-        let mut walk =
-            Walk { roots: self, locals, slots, journal: Journal::new(), origins, labels: FxHashMap::default(), heads: FxHashMap::default(), budget, result };
+        let (labels, heads, visits) = Default::default();
+        let mut walk = Walk { roots: self, locals, slots, journal: Journal::new(), origins, labels, heads, visits, budget, result };
         walk.seq(func, func.entry_block(), Some(entry));
         if walk.budget == 0 {
             return self.unknown(facts);
@@ -338,8 +340,9 @@ struct Walk<'r, 'a> {
     budget: usize,
     /// The state reaching each label through branches.
     labels: FxHashMap<InstrSeqId, Option<State>>,
-    /// Each loop's head at its last fixed point.
+    /// Each loop's head at its last fixed point, and how often it was entered.
     heads: FxHashMap<InstrSeqId, State>,
+    visits: FxHashMap<InstrSeqId, usize>,
     result: FunctionResult,
 }
 
@@ -445,11 +448,19 @@ impl Walk<'_, '_> {
             }
             state
         });
-        // Start from where the last visit's fixed point ended: an enclosing
-        // loop's walks only lose information, so a nested loop converges at
-        // once instead of re-walking its fixed point on every outer walk.
-        if let Some(last) = self.heads.get(&seq) {
-            head = meet(head, Some(last.clone()));
+        // After a few visits, start from where the last visit's fixed point
+        // ended: an enclosing loop's walks only lose information, so a deeply
+        // nested loop converges at once instead of re-walking its fixed point
+        // on every outer walk (walks then grow with the depth of a nest, not
+        // exponentially). Sound from any start below the entry; the first
+        // visits start from the entry alone, which keeps the tags of locals
+        // that only become unknown on an outer loop's later walks.
+        let visits = self.visits.entry(seq).or_default();
+        *visits += 1;
+        if *visits > PRECISE_VISITS {
+            if let Some(last) = self.heads.get(&seq) {
+                head = meet(head, Some(last.clone()));
+            }
         }
         loop {
             self.labels.insert(seq, None);
