@@ -108,12 +108,10 @@ pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, Accesses> {
         for wave in &waves {
             let mut walk = wave.clone();
             for _ in 0..MAX_ROUNDS {
-                let walked = analyse(stack_pointer, &params, &walk);
-                let ids: Vec<FunctionId> = walked.iter().map(|(id, _)| *id).collect();
-                results.extend(walked);
+                results.extend(analyse(stack_pointer, &params, &walk));
                 // Callees in later waves are not walked yet; one already walked is in this wave's recursion.
                 let mut again = FxHashSet::default();
-                for (callee, args) in ids.iter().flat_map(|id| &results[id].calls) {
+                for (callee, args) in walk.iter().flat_map(|id| &results[id].calls) {
                     for (assumed, &persistent) in params.get_mut(callee).into_iter().flatten().zip(args) {
                         if *assumed && !persistent {
                             *assumed = false;
