@@ -39,6 +39,15 @@ const GUEST: &str = r#"(module
     (local.get $p))
   (func (export "scratch_pages") (result i32) (call $size)))"#;
 
+/// RSS is the whole process's, and tests in one binary run on parallel
+/// threads: the test that measures it was flaky next to one proving with the
+/// reference prover, so the tests here take turns.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ALONE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn load(strategy: Strategy) -> anyhow::Result<Prover<()>> {
     let engine = multimem_runtime::engine_for(strategy)?;
     let wasm = multimem_transform::transform(&wat::parse_str(GUEST)?, &Options { form: Form::View, ..Options::default() })?;
@@ -51,6 +60,7 @@ fn i32_of(v: Vec<Val>) -> i32 {
 
 #[test]
 fn shared_view_keeps_what_a_proof_writes_to_memory_0() -> anyhow::Result<()> {
+    let _alone = alone();
     let mut prover = load(Strategy::View)?;
     assert_eq!(i32_of(prover.call("read", &[Val::I32(64)])?), 42, "data applied once");
     let seen = prover.prove(|p| Ok(i32_of(p.call("bump", &[])?))).0?;
@@ -62,6 +72,7 @@ fn shared_view_keeps_what_a_proof_writes_to_memory_0() -> anyhow::Result<()> {
 
 #[test]
 fn private_view_forgets_what_a_proof_writes_to_memory_0() -> anyhow::Result<()> {
+    let _alone = alone();
     let mut prover = load(Strategy::PrivateView)?;
     prover.call("bump", &[])?; // outside a proof: persists
     for _ in 0..3 {
@@ -75,6 +86,7 @@ fn private_view_forgets_what_a_proof_writes_to_memory_0() -> anyhow::Result<()> 
 
 #[test]
 fn memory_0_growth_during_a_proof_is_visible_through_the_view() -> anyhow::Result<()> {
+    let _alone = alone();
     let mut prover = load(Strategy::View)?;
     let (grown, metrics) = prover.prove(|p| {
         let at = i32_of(p.call("grow_persistent", &[Val::I32(1234)])?);
@@ -91,6 +103,7 @@ fn memory_0_growth_during_a_proof_is_visible_through_the_view() -> anyhow::Resul
 
 #[test]
 fn the_hole_below_the_split_traps_out_of_bounds() -> anyhow::Result<()> {
+    let _alone = alone();
     let mut prover = load(Strategy::View)?;
     let beyond_memory0 = 1 << 20; // memory 0 has one page
     let err = prover.prove(|p| p.call("read", &[Val::I32(beyond_memory0)])).0.unwrap_err();
@@ -104,6 +117,7 @@ fn the_hole_below_the_split_traps_out_of_bounds() -> anyhow::Result<()> {
 
 #[test]
 fn scratch_is_fresh_and_given_back_every_proof() -> anyhow::Result<()> {
+    let _alone = alone();
     let mut prover = load(Strategy::View)?;
     prover.prove(|p| p.call("scratch", &[Val::I32(1024)])).0?; // warm up: 64 MiB
     let before = rss_bytes();
@@ -124,6 +138,7 @@ fn scratch_is_fresh_and_given_back_every_proof() -> anyhow::Result<()> {
 
 #[test]
 fn a_view_form_module_needs_a_view_strategy_and_engine() -> anyhow::Result<()> {
+    let _alone = alone();
     let wasm = multimem_transform::transform(&wat::parse_str(GUEST)?, &Options { form: Form::View, ..Options::default() })?;
     let engine = multimem_runtime::engine()?;
     let linker = Linker::<()>::new(&engine);
@@ -137,6 +152,7 @@ fn a_view_form_module_needs_a_view_strategy_and_engine() -> anyhow::Result<()> {
 
 #[test]
 fn reference_proofs_verify_under_both_views_and_memory_stays_flat() -> anyhow::Result<()> {
+    let _alone = alone();
     for strategy in [Strategy::View, Strategy::PrivateView] {
         let engine = multimem_runtime::engine_for(strategy)?;
         let mut reference = Reference::load(&engine, strategy, Limits::default())?;
