@@ -234,16 +234,22 @@ impl Rewriter {
             let copy = applied.copies.get(&seq);
             let original = copy.map_or(seq, |c| c.original);
             let old = std::mem::take(&mut func.block_mut(seq).instrs);
-            let targets: Vec<Option<Target>> =
-                old.iter().enumerate().map(|(i, (instr, _))| self.touches_memory0(instr).then(|| target(known.get(&(original, i))?, copy)).flatten()).collect();
+            let targets: Vec<Option<(Target, Known)>> = old
+                .iter()
+                .enumerate()
+                .map(|(i, (instr, _))| {
+                    let known = *known.get(&(original, i)).filter(|_| self.touches_memory0(instr))?;
+                    Some((target(&known, copy)?, known))
+                })
+                .collect();
             // In a copy where the address is tagged, untag it where it is computed.
             let untag_after: FxHashSet<usize> =
-                targets.iter().enumerate().filter(|(_, t)| **t == Some(Target::Ephemeral)).map(|(i, _)| known[&(original, i)].address).collect();
+                targets.iter().flatten().filter(|(t, _)| *t == Target::Ephemeral).map(|(_, known)| known.address).collect();
             let mut new = Vec::with_capacity(old.len());
             for (i, (instr, loc)) in old.into_iter().enumerate() {
                 match targets[i] {
-                    Some(target) => {
-                        match known[&(original, i)].origin {
+                    Some((target, known)) => {
+                        match known.origin {
                             Origin::Persistent => stats.persistent_address += 1,
                             _ => stats.versioned += 1,
                         }
