@@ -90,7 +90,7 @@ pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, Accesses> {
     });
     let effects = StackEffects::new(module);
     let ids: Vec<FunctionId> = module.funcs.iter_local().map(|(id, _)| id).collect();
-    let mut facts: FxHashMap<FunctionId, Facts> = module.funcs.par_iter_local().map(|(id, func)| (id, Facts::new(func, &module.locals))).collect();
+    let mut facts: FxHashMap<FunctionId, Facts> = module.funcs.par_iter_local().map(|(id, func)| (id, Facts::new(func, &module.locals, stack_pointer))).collect();
     let mut params = direct_only_params(module, &facts);
     for f in facts.values_mut() {
         f.calls_with_params = f.calls.iter().copied().filter(|c| params.contains_key(c)).collect();
@@ -203,8 +203,8 @@ struct Facts {
     instrs: usize,
     /// Exceptions or typed-reference branches, which the walk does not follow.
     unmodelled: bool,
-    /// The globals it sets and the functions it calls directly (for when it is not walked).
-    sets: Vec<GlobalId>,
+    /// Whether it sets the stack pointer, and the functions it calls directly (for when it is not walked).
+    sets_stack_pointer: bool,
     calls: Vec<FunctionId>,
     /// Its callees whose parameters are assumed, once each: they are walked after it.
     calls_with_params: Vec<FunctionId>,
@@ -213,7 +213,7 @@ struct Facts {
 }
 
 impl Facts {
-    fn new(func: &LocalFunction, module_locals: &walrus::ModuleLocals) -> Facts {
+    fn new(func: &LocalFunction, module_locals: &walrus::ModuleLocals, stack_pointer: Option<GlobalId>) -> Facts {
         let mut locals = FxHashSet::default();
         let mut facts = Facts::default();
         for seq in crate::dispatch::instr_seqs(func) {
@@ -224,7 +224,7 @@ impl Facts {
                     Instr::LocalGet(LocalGet { local }) | Instr::LocalSet(LocalSet { local }) | Instr::LocalTee(LocalTee { local }) => {
                         locals.insert(*local);
                     }
-                    Instr::GlobalSet(g) => facts.sets.push(g.global),
+                    Instr::GlobalSet(g) if Some(g.global) == stack_pointer => facts.sets_stack_pointer = true,
                     Instr::RefFunc(r) => facts.refs.push(r.func),
                     Instr::Call(Call { func }) | Instr::ReturnCall(ReturnCall { func }) => facts.calls.push(*func),
                     Instr::Try(_) | Instr::TryTable(_) | Instr::BrOnNull(_) | Instr::BrOnNonNull(_) | Instr::BrOnCast(_) | Instr::BrOnCastFail(_) => {
@@ -277,7 +277,8 @@ impl Roots<'_> {
 
     /// What is known of a function the walk does not follow: nothing.
     fn unknown(&self, facts: &Facts) -> FunctionResult {
-        let keeps_stack_pointer = self.stack_pointer.is_none_or(|sp| !facts.sets.contains(&sp));
+        // Once the stack pointer is untrusted, this no longer matters.
+        let keeps_stack_pointer = self.stack_pointer.is_none() || !facts.sets_stack_pointer;
         // Its calls are not read: their arguments count as unknown.
         let calls = facts.calls.iter().filter_map(|callee| Some((*callee, vec![false; self.params.get(callee)?.len()]))).collect();
         FunctionResult { keeps_stack_pointer, calls, ..Default::default() }
