@@ -1,6 +1,6 @@
 //! `multimem prove`: run a guest prover K times under a strategy and report memory per proof.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Parser;
@@ -136,11 +136,18 @@ pub fn prove_once(reference: &mut Reference, seed: u64, fail: bool, size: Option
 }
 
 /// Sets up the guest and runs `args.proofs` proofs, calling `each` after every one.
-pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Record>> {
+pub fn run_proofs(args: &Args, each: impl FnMut(&Record)) -> Result<Vec<Record>> {
+    run_proofs_timed(args, |_| {}, each)
+}
+
+/// [`run_proofs`], telling `setup_done` how long setup took (the module's compile and transform not counted).
+pub fn run_proofs_timed(args: &Args, setup_done: impl FnOnce(Duration), mut each: impl FnMut(&Record)) -> Result<Vec<Record>> {
     args.guest.setup_arg(args.constraints)?;
     let engine = multimem_runtime::engine_for(args.strategy)?;
     let mut reference = Reference::load_guest(&engine, args.guest, args.strategy, args.limits())?;
+    let start = Instant::now();
     reference.setup(args.constraints)?;
+    setup_done(start.elapsed());
     reference.set_leak(args.leak)?;
     let mut records = Vec::new();
     for proof in 1..=args.proofs {
@@ -170,8 +177,8 @@ pub fn run(args: &Args) -> Result<()> {
             args.leak,
             args.fail_every.map(|m| format!(", every {m}th proof traps")).unwrap_or_default()
         );
-        println!("{}", HEADER);
-        run_proofs(args, |r| println!("{}", row(r)))?;
+        let setup_done = |d: Duration| println!("setup {:.1} ms\n{HEADER}", d.as_secs_f64() * 1e3);
+        run_proofs_timed(args, setup_done, |r| println!("{}", row(r)))?;
     }
     Ok(())
 }
