@@ -496,16 +496,24 @@ pub fn run(args: &Args) -> Result<()> {
     eprintln!();
     let smallest = args.sizes.iter().copied().min().unwrap_or(1 << 10);
     let modules = module_costs(args.guest, &args.approaches, smallest)?;
-    if let Some(path) = &args.plot {
-        let series = isolated_rss(args, &summaries)?;
-        crate::plot::write(path, &series)?;
-    }
+    let reading = match &args.plot {
+        Some(path) => {
+            let series = isolated_rss(args, &summaries)?;
+            let title = "RSS after each proof, each approach in a process of its own";
+            crate::plot::write(path, &crate::plot::RssChart { title, subtitle: &plot_workload(args), lines: &series })?;
+            Some(rss_reading(&series))
+        }
+        None => None,
+    };
     if args.json {
         for s in &summaries {
             println!("{}", s.to_json());
         }
         for m in &modules {
             println!("{}", m.to_json(&modules[0]));
+        }
+        if let Some(reading) = &reading {
+            println!("{}", json!({ "rss_reading": reading }));
         }
         return Ok(());
     }
@@ -538,5 +546,74 @@ pub fn run(args: &Args) -> Result<()> {
         let share = m.dispatched.map_or("-".into(), |d| format!("{:.1}%", d * 100.0));
         println!("{:<12} {:>10} {:>7.2} {:>11.0} {:>7.2} {:>11}", m.module, m.code_bytes, f("size_ratio"), f("compile_ms"), f("compile_ratio"), share);
     }
+    if let Some(reading) = reading {
+        println!("\n{reading}");
+    }
     Ok(())
+}
+
+/// The plot's subtitle: the workload the lines were measured under.
+fn plot_workload(args: &Args) -> String {
+    let size = args.sizes.iter().copied().max().unwrap_or(0);
+    let mut title = format!("{} prover, 2^{:.0} {}", args.guest, (size as f64).log2(), args.guest.size_unit());
+    if args.leak > 0 {
+        title += &format!(", {} MiB leaked per proof", args.leak as f64 / 1048576.0);
+    }
+    if let Some(m) = args.fail_every {
+        title += &match m {
+            1 => ", every proof traps".to_string(),
+            2 => ", every 2nd proof traps".to_string(),
+            3 => ", every 3rd proof traps".to_string(),
+            m => format!(", every {m}th proof traps"),
+        };
+    }
+    if args.mixed {
+        title += ", mixed sizes";
+    }
+    title
+}
+
+/// One line the plotted data supports: for each approach, the first proof from
+/// which its RSS stays below the baseline's to the end of the run, or "never".
+pub fn rss_reading(series: &[(String, Vec<u64>)]) -> String {
+    let Some((_, baseline)) = series.iter().find(|(name, _)| name == Approach::Runtime(Strategy::Baseline).name()) else {
+        return "RSS: no baseline in the run to compare with".to_string();
+    };
+    let proofs = baseline.len();
+    let parts: Vec<String> = series
+        .iter()
+        .filter(|(name, _)| *name != Approach::Runtime(Strategy::Baseline).name())
+        .map(|(name, rss)| {
+            let below = |i: usize| rss.get(i).is_some_and(|r| *r < baseline[i]);
+            let from = (0..proofs).rev().take_while(|&i| below(i)).last();
+            match from {
+                Some(0) => format!("{name} at every proof"),
+                Some(i) => format!("{name} from proof {} on", i + 1),
+                None => format!("{name} never"),
+            }
+        })
+        .collect();
+    format!("RSS below the baseline's over {proofs} proofs (each approach in its own process): {}", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rss_reading;
+
+    #[test]
+    fn the_reading_names_the_first_proof_from_which_an_approach_stays_below_the_baseline() {
+        let mib = |v: &[u64]| v.iter().map(|m| m << 20).collect::<Vec<_>>();
+        let series = vec![
+            ("baseline".to_string(), mib(&[20, 36, 52, 68, 84])),
+            ("recreate".to_string(), mib(&[60, 60, 50, 61, 60])),
+            ("fork".to_string(), mib(&[10, 10, 10, 10, 10])),
+            ("proxy".to_string(), mib(&[90, 90, 90, 90, 90])),
+        ];
+        assert_eq!(
+            rss_reading(&series),
+            "RSS below the baseline's over 5 proofs (each approach in its own process): \
+             recreate from proof 3 on; fork at every proof; proxy never"
+        );
+        assert!(rss_reading(&series[1..]).contains("no baseline"));
+    }
 }

@@ -29,7 +29,9 @@ mod call_order;
 mod check;
 mod dispatch;
 mod export_host;
+mod globals;
 pub mod inspect;
+mod instrs;
 pub mod limit_memory;
 mod operands;
 #[cfg(feature = "opt")]
