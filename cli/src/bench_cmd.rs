@@ -14,7 +14,7 @@ use multimem_runtime::{rss_bytes, Limits, Strategy};
 use serde_json::json;
 
 use crate::prove_cmd::{prove_once, traps};
-use crate::reference::Reference;
+use crate::reference::{Guest, Reference};
 
 /// How a prover gets its memory back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +68,10 @@ impl std::str::FromStr for Approach {
 
 #[derive(Parser, Clone, Debug)]
 pub struct Args {
-    /// Circuit sizes (constraints), comma-separated.
+    /// The prover: groth16 (reference, with the guest SDK), groth16-nosdk (same, std's allocator), halo2 (zcash halo2_proofs, unmodified).
+    #[arg(long, default_value = "groth16")]
+    pub guest: Guest,
+    /// Circuit sizes, comma-separated: constraints (groth16), rows (halo2: powers of two).
     #[arg(long, value_delimiter = ',', default_values_t = [1u32 << 10, 1 << 12, 1 << 14, 1 << 16])]
     pub sizes: Vec<u32>,
     /// Proofs per approach and size.
@@ -121,7 +124,9 @@ pub struct Sample {
 /// Summary of one approach at one size.
 #[derive(Clone, Debug)]
 pub struct Summary {
+    pub guest: Guest,
     pub approach: Approach,
+    /// Circuit size: constraints, or rows for halo2.
     pub constraints: u32,
     pub samples: Vec<Sample>,
     /// Median proof time over the baseline's, when the baseline ran.
@@ -145,7 +150,7 @@ impl Runner {
     fn new(engine: &wasmtime::Engine, approach: Approach, constraints: u32, args: &Args) -> Result<Runner> {
         let limits = Limits { memory0_max_bytes: args.memory_limit.map(|m| m << 20), ..Limits::default() };
         let loaded = |strategy| -> Result<Reference> {
-            let mut r = Reference::load(engine, strategy, limits)?;
+            let mut r = Reference::load_guest(engine, args.guest, strategy, limits)?;
             r.setup(constraints)?;
             r.set_leak(args.leak)?;
             Ok(r)
@@ -174,7 +179,7 @@ impl Runner {
                 let fresh = start.elapsed();
                 Ok(Sample { fresh, ..in_process(r, seed, fail, None) })
             }
-            Runner::Process { exe } => in_child_process(exe, seed, fail, constraints, args.leak, args.memory_limit),
+            Runner::Process { exe } => in_child_process(exe, args.guest, seed, fail, constraints, args.leak, args.memory_limit),
             Runner::Fork(r) => {
                 // In the parent, so each circuit's keys are generated once, not in every child.
                 if args.mixed {
@@ -202,10 +207,10 @@ fn in_process(r: &mut Reference, seed: u64, fail: bool, size: Option<u32>) -> Sa
 }
 
 /// One `multimem prove --proofs 1` child; its setup counts as the fresh-prover cost.
-fn in_child_process(exe: &PathBuf, seed: u64, fail: bool, constraints: u32, leak: u32, memory_limit: Option<u64>) -> Result<Sample> {
+fn in_child_process(exe: &PathBuf, guest: Guest, seed: u64, fail: bool, constraints: u32, leak: u32, memory_limit: Option<u64>) -> Result<Sample> {
     let start = Instant::now();
     let mut command = Command::new(exe);
-    command.args(["prove", "--strategy", "baseline", "--json", "--proofs", "1"]);
+    command.args(["prove", "--guest", guest.name(), "--strategy", "baseline", "--json", "--proofs", "1"]);
     command.args(["--constraints", &constraints.to_string(), "--leak", &leak.to_string(), "--seed", &seed.to_string()]);
     if let Some(mib) = memory_limit {
         command.args(["--max-memory0", &mib.to_string()]);
@@ -302,17 +307,20 @@ impl Engines {
 /// Runs the benchmark and returns one summary per approach and size.
 pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summary>> {
     ensure!(args.proofs > 0 && !args.approaches.is_empty(), "nothing to measure");
+    for &size in &args.sizes {
+        args.guest.setup_arg(size)?;
+    }
     let mut engines = Engines::default();
     let mut summaries = Vec::new();
     for &constraints in &args.sizes {
         let mut runners = Vec::new();
         for &approach in &args.approaches {
-            progress(&format!("2^{:.0} constraints: setting up {approach}", (constraints as f64).log2()));
+            progress(&format!("2^{:.0} {}: setting up {approach}", (constraints as f64).log2(), args.guest.size_unit()));
             let engine = engines.get(approach)?;
             runners.push((approach, Runner::new(&engine, approach, constraints, args)?, Vec::new()));
         }
         for proof in 1..=args.proofs {
-            progress(&format!("2^{:.0} constraints: proof {proof}/{}", (constraints as f64).log2(), args.proofs));
+            progress(&format!("2^{:.0} {}: proof {proof}/{}", (constraints as f64).log2(), args.guest.size_unit(), args.proofs));
             let fail = traps(args.fail_every, proof);
             let size = if args.mixed { crate::prove_cmd::mixed_size(constraints, proof) } else { constraints };
             for (approach, runner, samples) in &mut runners {
@@ -329,7 +337,7 @@ pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summar
             .find(|r| r.0 == Approach::Runtime(Strategy::Baseline))
             .map(|r| median(r.2.iter().filter(|s| s.ok).map(|s| s.wall).collect()));
         for (approach, _, samples) in runners {
-            let mut summary = Summary { approach, constraints, samples, ratio: None };
+            let mut summary = Summary { guest: args.guest, approach, constraints, samples, ratio: None };
             summary.ratio = baseline.map(|b| summary.median_wall().as_secs_f64() / b.as_secs_f64());
             summaries.push(summary);
         }
@@ -353,6 +361,7 @@ impl Summary {
         let walls: Vec<f64> = ok.iter().map(|s| s.wall.as_secs_f64() * 1e3).collect();
         let last = self.samples.last().copied().unwrap_or_default();
         json!({
+            "guest": self.guest.name(),
             "approach": self.approach.name(),
             "constraints": self.constraints,
             "proofs": self.samples.len(),
@@ -390,7 +399,7 @@ fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u
             Approach::Runtime(strategy) => command.args(["prove", "--strategy", strategy.name()]),
             _ => command.args(["bench", "--approaches", s.approach.name(), "--sizes", &size.to_string()]),
         };
-        command.args(["--json", "--proofs", &args.proofs.to_string(), "--leak", &args.leak.to_string()]);
+        command.args(["--guest", args.guest.name(), "--json", "--proofs", &args.proofs.to_string(), "--leak", &args.leak.to_string()]);
         if let Some(m) = args.fail_every {
             command.args(["--fail-every", &m.to_string()]);
         }
@@ -433,13 +442,13 @@ pub struct ModuleCost {
     pub dispatched: Option<f64>,
 }
 
-/// The untransformed reference and each transformed form the approaches use,
+/// The untransformed guest and each transformed form the approaches use,
 /// compiled interleaved three times (the transform itself is not counted).
-pub fn module_costs(approaches: &[Approach], constraints: u32) -> Result<Vec<ModuleCost>> {
-    let mut modules = vec![("original", crate::reference::WASM)];
+pub fn module_costs(guest: Guest, approaches: &[Approach], size: u32) -> Result<Vec<ModuleCost>> {
+    let mut modules = vec![("original", guest.wasm())];
     for form in [multimem_transform::Form::Portable, multimem_transform::Form::View] {
         if approaches.iter().any(|a| matches!(a, Approach::Runtime(s) if s.form() == Some(form))) {
-            modules.push((form.name(), crate::reference::transformed(form)));
+            modules.push((form.name(), guest.transformed(form)?));
         }
     }
     let engine = multimem_runtime::engine()?;
@@ -453,19 +462,19 @@ pub fn module_costs(approaches: &[Approach], constraints: u32) -> Result<Vec<Mod
     }
     let mut costs = Vec::new();
     for ((module, wasm), t) in modules.into_iter().zip(times) {
-        let dispatched = if module == multimem_transform::Form::Portable.name() { Some(dispatched_share(constraints)?) } else { None };
+        let dispatched = if module == multimem_transform::Form::Portable.name() { Some(dispatched_share(guest, size)?) } else { None };
         costs.push(ModuleCost { module, code_bytes: multimem_transform::inspect::code_bytes(wasm), compile: median(t), dispatched });
     }
     Ok(costs)
 }
 
 /// The share of executed memory-0 accesses that still dispatch in one portable proof.
-fn dispatched_share(constraints: u32) -> Result<f64> {
+fn dispatched_share(guest: Guest, size: u32) -> Result<f64> {
     let options = multimem_transform::Options { count_accesses: true, ..Default::default() };
-    let wasm = multimem_transform::transform(crate::reference::WASM, &options)?;
+    let wasm = multimem_transform::transform(guest.wasm(), &options)?;
     let engine = multimem_runtime::engine_for(Strategy::Recreate)?;
-    let mut reference = Reference::load_module(&engine, &wasm, Strategy::Recreate, Default::default())?;
-    reference.setup(constraints)?;
+    let mut reference = Reference::load_module(&engine, guest, &wasm, Strategy::Recreate, Default::default())?;
+    reference.setup(size)?;
     let (dispatched, direct) = reference.count_accesses(1).context("counting accesses")?;
     Ok(dispatched as f64 / (dispatched + direct).max(1) as f64)
 }
@@ -487,7 +496,7 @@ pub fn run(args: &Args) -> Result<()> {
     let summaries = measure(args, |p| eprint!("\r{p:<60}"))?;
     eprintln!();
     let smallest = args.sizes.iter().copied().min().unwrap_or(1 << 10);
-    let modules = module_costs(&args.approaches, smallest)?;
+    let modules = module_costs(args.guest, &args.approaches, smallest)?;
     let reading = if args.plot.is_empty() {
         None
     } else {
@@ -513,7 +522,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     println!(
         "{:<12} {:>11} {:>6} {:>8} {:>10} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9}",
-        "approach", "constraints", "ok", "until", "proof ms", "ratio", "fresh us", "mem0 MiB", "mem1 MiB", "RSS MiB", "peak MiB"
+        "approach", args.guest.size_unit(), "ok", "until", "proof ms", "ratio", "fresh us", "mem0 MiB", "mem1 MiB", "RSS MiB", "peak MiB"
     );
     for s in &summaries {
         let j = s.to_json();
@@ -549,7 +558,7 @@ pub fn run(args: &Args) -> Result<()> {
 /// The plot's subtitle: the workload the lines were measured under.
 fn plot_workload(args: &Args) -> String {
     let size = args.sizes.iter().copied().max().unwrap_or(0);
-    let mut title = format!("reference Groth16 prover, 2^{:.0} constraints", (size as f64).log2());
+    let mut title = format!("{} prover, 2^{:.0} {}", args.guest, (size as f64).log2(), args.guest.size_unit());
     if args.leak > 0 {
         title += &format!(", {} MiB leaked per proof", args.leak as f64 / 1048576.0);
     }
