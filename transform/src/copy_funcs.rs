@@ -72,6 +72,7 @@ struct Ids {
     memories: HashMap<MemoryId, MemoryId>,
     types: HashMap<TypeId, TypeId>,
     locals: HashMap<LocalId, LocalId>,
+    produced_locals: std::collections::HashSet<LocalId>,
 }
 
 fn copy_body(from: &Module, func: &LocalFunction, into: &mut Module, ids: &mut Ids) -> LocalFunction {
@@ -81,12 +82,14 @@ fn copy_body(from: &Module, func: &LocalFunction, into: &mut Module, ids: &mut I
     let mut seqs = HashMap::from([(func.entry_block(), entry)]);
     copy_seq(func, func.entry_block(), &mut builder, &mut seqs);
     ids.locals.clear();
+    ids.produced_locals.clear();
     let args: Vec<LocalId> = func
         .args
         .iter()
         .map(|&a| {
             let copy = into.locals.add(from.locals.get(a).ty());
             ids.locals.insert(a, copy);
+            ids.produced_locals.insert(copy);
             copy
         })
         .collect();
@@ -135,19 +138,31 @@ struct Remap<'a> {
     ids: &'a mut Ids,
 }
 
+// walrus may visit an id more than once (an instruction's visit and its
+// operand's): each map leaves ids it produced alone.
 impl VisitorMut for Remap<'_> {
     fn visit_function_id_mut(&mut self, id: &mut FunctionId) {
-        *id = self.ids.funcs[id];
+        if let Some(&to) = self.ids.funcs.get(id) {
+            *id = to;
+        }
     }
     fn visit_global_id_mut(&mut self, id: &mut GlobalId) {
-        *id = self.ids.globals[id];
+        if let Some(&to) = self.ids.globals.get(id) {
+            *id = to;
+        }
     }
     fn visit_memory_id_mut(&mut self, id: &mut MemoryId) {
-        *id = self.ids.memories[id];
+        if let Some(&to) = self.ids.memories.get(id) {
+            *id = to;
+        }
     }
     fn visit_local_id_mut(&mut self, id: &mut LocalId) {
+        if self.ids.produced_locals.contains(id) {
+            return;
+        }
         let (from, into) = (&*self.from, &mut *self.into);
         *id = *self.ids.locals.entry(*id).or_insert_with(|| into.locals.add(from.locals.get(*id).ty()));
+        self.ids.produced_locals.insert(*id);
     }
     fn visit_type_id_mut(&mut self, id: &mut TypeId) {
         // Only `from`'s types: the entry sequence already has a type of `into`.

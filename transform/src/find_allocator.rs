@@ -119,6 +119,18 @@ impl Role {
         }
     }
 
+    /// Whether `signature` fits the role: dlmalloc's entry points may have
+    /// lost their state parameter to LTO (a single static allocator).
+    pub fn accepts(self, signature: &str) -> bool {
+        signature == self.signature() || (self.family() == Family::Dlmalloc && signature == &self.signature()[1..])
+    }
+
+    /// Parameters of the role itself, without dlmalloc's state.
+    pub fn own_params(self) -> usize {
+        let all = self.signature().find('>').unwrap_or(0);
+        if self.family() == Family::Dlmalloc { all - 1 } else { all }
+    }
+
     /// Whether it takes a pointer the allocator handed out.
     pub fn takes_pointer(self) -> bool {
         matches!(self, Role::RustDealloc | Role::RustRealloc | Role::Free | Role::Realloc | Role::UsableSize | Role::DlFree | Role::DlRealloc)
@@ -227,6 +239,13 @@ const WASM_BINDGEN: &[(&str, &[Role])] = &[
     ("__wbindgen_realloc", &[Role::RustRealloc]),
 ];
 
+/// How far from the program's calls a name sits: Rust's `__rust_*` shims
+/// call `__rdl_*` (std's allocator) or `__rg_*` (a `#[global_allocator]`).
+fn rank(name: &str) -> u8 {
+    let rust = name.strip_prefix("__rustc::").unwrap_or(name);
+    u8::from(rust.starts_with("__rdl_") || rust.starts_with("__rg_"))
+}
+
 /// Which role a (demangled) name has.
 fn role_of(name: &str) -> Option<Role> {
     let rust = name.strip_prefix("__rustc::").unwrap_or(name);
@@ -269,12 +288,17 @@ pub fn find(funcs: &[Func], manual: &[(Role, String)]) -> Result<Found> {
         let names = f.name.iter().map(|n| demangle(n)).chain(f.exports.iter().cloned());
         for name in names {
             let Some(role) = role_of(&name) else { continue };
-            if f.signature != role.signature() {
+            if !role.accepts(&f.signature) {
                 wrong_type.push(format!("{name} (function {}) has type {}, not {}", f.index, f.signature, role.signature()));
                 continue;
             }
             by_role.entry(role).or_default().entry(f.index).or_insert(name);
         }
+    }
+    // Of several names for a role, the outermost shims.
+    for candidates in by_role.values_mut() {
+        let best = candidates.values().map(|n| rank(n)).min().unwrap_or(0);
+        candidates.retain(|_, n| rank(n) == best);
     }
     found.reasons.extend(wrong_type);
     let single = |role: Role, found: &mut Found| -> Option<Entry> {
@@ -319,11 +343,7 @@ pub fn find(funcs: &[Func], manual: &[(Role, String)]) -> Result<Found> {
     if let Some(entries) = rust_entries {
         let shims: BTreeSet<u32> = entries.iter().map(|e| e.index).collect();
         let dl_funcs: BTreeSet<u32> = by_role.iter().filter(|(r, _)| r.family() == Family::Dlmalloc).flat_map(|(_, m)| m.keys().copied()).collect();
-        let outside: Vec<u32> = funcs
-            .iter()
-            .filter(|f| !shims.contains(&f.index) && !dl_funcs.contains(&f.index) && f.callees.iter().any(|c| dl_funcs.contains(c)))
-            .map(|f| f.index)
-            .collect();
+        let outside = reached_around(funcs, &shims, &dl_funcs);
         if outside.is_empty() {
             found.family = Some(Family::Rust);
             found.entries = entries;
@@ -361,6 +381,41 @@ pub fn find(funcs: &[Func], manual: &[(Role, String)]) -> Result<Found> {
     Ok(found)
 }
 
+/// Functions that reach `inner` without going through `shims`: callers of
+/// `inner` (and their callers, a few levels up) that something other than
+/// the shims calls, or that nothing calls directly (exported, in a table).
+fn reached_around(funcs: &[Func], shims: &BTreeSet<u32>, inner: &BTreeSet<u32>) -> Vec<u32> {
+    let mut callers: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for f in funcs {
+        for &c in &f.callees {
+            callers.entry(c).or_default().push(f.index);
+        }
+    }
+    let mut internal: BTreeSet<u32> = inner.clone();
+    let mut frontier: Vec<u32> = inner.iter().flat_map(|i| callers.get(i).into_iter().flatten().copied()).collect();
+    let mut outside = BTreeSet::new();
+    for _ in 0..4 {
+        let mut next = Vec::new();
+        for f in frontier.drain(..) {
+            if shims.contains(&f) || internal.contains(&f) {
+                continue;
+            }
+            let up = callers.get(&f).map(Vec::as_slice).unwrap_or_default();
+            let exported = funcs.get(f as usize).is_some_and(|x| !x.exports.is_empty());
+            if up.is_empty() || exported {
+                outside.insert(f);
+            } else {
+                internal.insert(f);
+                next.extend(up.iter().copied());
+            }
+        }
+        frontier = next;
+    }
+    // Still climbing after a few levels: allocator code does not nest that deep.
+    outside.extend(frontier.into_iter().filter(|f| !shims.contains(f) && !internal.contains(f)));
+    outside.into_iter().collect()
+}
+
 fn list(indices: &[u32]) -> String {
     let shown: Vec<String> = indices.iter().take(5).map(|i| i.to_string()).collect();
     let more = if indices.len() > 5 { format!(" and {} more", indices.len() - 5) } else { String::new() };
@@ -370,8 +425,25 @@ fn list(indices: &[u32]) -> String {
 /// In a module without names: what wasm-bindgen's allocator exports call.
 fn follow_wasm_bindgen(funcs: &[Func], found: &mut Found) -> Option<Vec<Entry>> {
     let mut entries: Vec<Entry> = Vec::new();
+    // Newer wasm-bindgen numbers its exports (`__wbindgen_export_N`); malloc,
+    // realloc and free come first, told apart by their signatures.
+    let numbered = |signature: &str| {
+        let mut numbered: Vec<(u32, &Func)> = funcs
+            .iter()
+            .filter_map(|f| f.exports.iter().find_map(|e| e.strip_prefix("__wbindgen_export_")?.parse::<u32>().ok()).map(|n| (n, f)))
+            .collect();
+        numbered.sort_by_key(|(n, _)| *n);
+        numbered.into_iter().take(4).find(|(_, f)| f.signature == signature).map(|(_, f)| f)
+    };
     for (export, roles) in WASM_BINDGEN {
-        let Some(f) = funcs.iter().find(|f| f.exports.iter().any(|e| e == export)) else { continue };
+        let by_name = funcs.iter().find(|f| f.exports.iter().any(|e| e == export));
+        let fallback = match *export {
+            "__wbindgen_malloc" => numbered("ii>i"),
+            "__wbindgen_realloc" => numbered("iiii>i"),
+            _ => numbered("iii>"),
+        };
+        let Some(f) = by_name.or(fallback) else { continue };
+        let export = f.exports.first().map(String::as_str).unwrap_or(export);
         let callee = f.callees.iter().filter_map(|&c| funcs.get(c as usize)).find_map(|c| {
             let role = roles.iter().find(|r| r.signature() == c.signature)?;
             Some(Entry { role: *role, index: c.index, name: format!("function {} (called by {export})", c.index) })
@@ -413,7 +485,7 @@ fn find_manual(funcs: &[Func], manual: &[(Role, String)]) -> Result<Found> {
         if f.imported {
             bail!("--allocator {}={spec}: function {} is imported; routing needs a defined function", role.name(), f.index);
         }
-        if f.signature != role.signature() {
+        if !role.accepts(&f.signature) {
             bail!("--allocator {}={spec}: function {} has type {}, a {} has {}", role.name(), f.index, f.signature, role.name(), role.signature());
         }
         if found.get(*role).is_some() {
@@ -502,4 +574,87 @@ pub fn funcs_of_module(module: &walrus::Module) -> Vec<Func> {
             }
         })
         .collect()
+}
+
+/// The functions of a binary module, for [`find`] (without walrus: `inspect` reads modules it cannot transform).
+pub fn funcs_of_wasm(wasm: &[u8]) -> Result<Vec<Func>> {
+    use wasmparser::{ExternalKind, KnownCustom, Name, Operator, Parser, Payload, TypeRef};
+    let letter = |t: &wasmparser::ValType| match t {
+        wasmparser::ValType::I32 => 'i',
+        wasmparser::ValType::I64 => 'I',
+        wasmparser::ValType::F32 => 'f',
+        wasmparser::ValType::F64 => 'F',
+        wasmparser::ValType::V128 => 'v',
+        wasmparser::ValType::Ref(_) => 'r',
+    };
+    let mut types: Vec<String> = Vec::new();
+    let mut funcs: Vec<Func> = Vec::new();
+    let mut imported = 0usize;
+    let mut body = 0usize;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload? {
+            Payload::TypeSection(reader) => {
+                for ty in reader.into_iter_err_on_gc_types() {
+                    let ty = ty?;
+                    types.push(signature(ty.params(), ty.results(), letter));
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    if let TypeRef::Func(t) | TypeRef::FuncExact(t) = import?.ty {
+                        let index = funcs.len() as u32;
+                        funcs.push(Func { index, signature: types.get(t as usize).cloned().unwrap_or_default(), imported: true, ..Func::default() });
+                        imported += 1;
+                    }
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for t in reader {
+                    let index = funcs.len() as u32;
+                    funcs.push(Func { index, signature: types.get(t? as usize).cloned().unwrap_or_default(), ..Func::default() });
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export?;
+                    if export.kind == ExternalKind::Func {
+                        if let Some(f) = funcs.get_mut(export.index as usize) {
+                            f.exports.push(export.name.to_string());
+                        }
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(code) => {
+                let index = imported + body;
+                body += 1;
+                let mut reader = code.get_operators_reader()?;
+                let mut callees = Vec::new();
+                while !reader.eof() {
+                    if let Operator::Call { function_index } | Operator::ReturnCall { function_index } = reader.read()? {
+                        callees.push(function_index);
+                    }
+                }
+                callees.sort_unstable();
+                callees.dedup();
+                if let Some(f) = funcs.get_mut(index) {
+                    f.callees = callees;
+                }
+            }
+            Payload::CustomSection(s) => {
+                if let KnownCustom::Name(names) = s.as_known() {
+                    for name in names.into_iter().flatten() {
+                        if let Name::Function(map) = name {
+                            for naming in map.into_iter().flatten() {
+                                if let Some(f) = funcs.get_mut(naming.index as usize) {
+                                    f.name = Some(naming.name.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(funcs)
 }

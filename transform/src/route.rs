@@ -107,7 +107,7 @@ fn wrap(module: &mut Module, layout: &Layout, flags: Flags, heap: &Heap, entry: 
     let ty = module.types.get(module.funcs.get(func).ty()).clone();
     let FunctionKind::Local(_) = &module.funcs.get(func).kind else { bail!("allocator entry {} is imported", entry.index) };
     let sig = find_allocator::signature(ty.params(), ty.results(), |t| if *t == ValType::I32 { 'i' } else { '?' });
-    anyhow::ensure!(sig == entry.role.signature(), "allocator entry {} has type {sig}, a {} has {}", entry.index, entry.role.name(), entry.role.signature());
+    anyhow::ensure!(entry.role.accepts(&sig), "allocator entry {} has type {sig}, a {} has {}", entry.index, entry.role.name(), entry.role.signature());
 
     let mut builder = FunctionBuilder::new(&mut module.types, ty.params(), ty.results());
     let args: Vec<LocalId> = ty.params().iter().map(|&t| module.locals.add(t)).collect();
@@ -122,7 +122,8 @@ fn wrap(module: &mut Module, layout: &Layout, flags: Flags, heap: &Heap, entry: 
     module.funcs.get_mut(a).kind = placeholder;
     module.funcs.get_mut(original).name = Some(format!("{name}.multimem_original"));
 
-    let w = Wrapper { split: layout.split as i32, flags, heap: *heap, original, args: &args, store_memory: layout.persistent };
+    let own = &args[args.len() - entry.role.own_params()..];
+    let w = Wrapper { split: layout.split as i32, flags, heap: *heap, original, args: &args, own, store_memory: layout.persistent };
     w.body(entry.role, &mut builder.func_body());
     module.funcs.get_mut(func).kind = FunctionKind::Local(builder.local_func(args));
     Ok(())
@@ -133,13 +134,16 @@ struct Wrapper<'a> {
     flags: Flags,
     heap: Heap,
     original: FunctionId,
+    /// All parameters (passed on to the original).
     args: &'a [LocalId],
+    /// The role's own parameters (without dlmalloc's state).
+    own: &'a [LocalId],
     store_memory: walrus::MemoryId,
 }
 
 impl Wrapper<'_> {
     fn body(&self, role: Role, b: &mut InstrSeqBuilder<'_>) {
-        let a = self.args;
+        let a = self.own;
         let result = |role: Role| if role.signature().ends_with('>') { None } else { Some(ValType::I32) };
         let ty = result(role);
         match role {
@@ -171,7 +175,7 @@ impl Wrapper<'_> {
                 );
             }
             Role::RustDealloc | Role::Free | Role::DlFree => {
-                let ptr = if role == Role::DlFree { a[1] } else { a[0] };
+                let ptr = a[0];
                 self.tagged(b, ptr);
                 b.if_else(
                     None,
@@ -187,8 +191,7 @@ impl Wrapper<'_> {
             Role::RustRealloc | Role::Realloc | Role::DlRealloc => {
                 let (ptr, size, align) = match role {
                     Role::RustRealloc => (a[0], a[3], Some(a[2])),
-                    Role::Realloc => (a[0], a[1], None),
-                    _ => (a[1], a[2], None),
+                    _ => (a[0], a[1], None),
                 };
                 self.tagged(b, ptr);
                 b.if_else(
@@ -245,7 +248,7 @@ impl Wrapper<'_> {
 
     /// The ephemeral call for an allocating role.
     fn ephemeral_alloc(&self, role: Role, b: &mut InstrSeqBuilder<'_>) {
-        let a = self.args;
+        let a = self.own;
         match role {
             Role::RustAlloc => {
                 b.local_get(a[0]).local_get(a[1]).call(self.heap.malloc);
@@ -253,17 +256,11 @@ impl Wrapper<'_> {
             Role::RustAllocZeroed => {
                 b.local_get(a[0]).local_get(a[1]).call(self.heap.calloc);
             }
-            Role::Malloc => {
+            Role::Malloc | Role::DlMalloc => {
                 b.local_get(a[0]).i32_const(8).call(self.heap.malloc);
             }
-            Role::DlMalloc => {
-                b.local_get(a[1]).i32_const(8).call(self.heap.malloc);
-            }
-            Role::AlignedAlloc | Role::Memalign => {
+            Role::AlignedAlloc | Role::Memalign | Role::DlMemalign => {
                 b.local_get(a[1]).local_get(a[0]).call(self.heap.malloc);
-            }
-            Role::DlMemalign => {
-                b.local_get(a[2]).local_get(a[1]).call(self.heap.malloc);
             }
             Role::Calloc => {
                 // count * size, or a size no heap has when it overflows.
