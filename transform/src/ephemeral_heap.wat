@@ -315,7 +315,7 @@
 
   ;; Resizes a tagged pointer's block, in place when it can; 0 when it cannot
   ;; (the old block is then untouched) or when the pointer is not a live block.
-  (func $realloc (export "realloc") (param $p i32) (param $size i32) (param $align i32) (result i32) (local $b i32) (local $s i32) (local $old i32) (local $q i32)
+  (func $realloc (export "realloc") (param $p i32) (param $size i32) (param $align i32) (result i32) (local $b i32) (local $s i32) (local $old i32) (local $q i32) (local $pb i32) (local $n i32) (local $total i32)
     (local.set $b (call $block (local.get $p)))
     (if (i32.eqz (local.get $b)) (then (return (i32.const 0))))
     (local.set $s (call $need (local.get $size)))
@@ -328,6 +328,29 @@
           (then
             (call $count (i32.sub (call $bsize (local.get $b)) (local.get $old)))
             (return (local.get $p))))))
+    ;; A free block before it (and one after) may hold the new size: move down.
+    (if (i32.eqz (i32.and (call $hdr (local.get $b)) (i32.const 1)))
+      (then
+        (local.set $pb (i32.sub (local.get $b) (i32.load (local.get $b))))
+        (local.set $n (i32.add (local.get $b) (local.get $old)))
+        (local.set $total (i32.sub (i32.add (local.get $b) (local.get $old)) (local.get $pb)))
+        (if (i32.eqz (i32.and (call $hdr (local.get $n)) (i32.const 2)))
+          (then (local.set $total (i32.add (local.get $total) (call $bsize (local.get $n))))))
+        (if (i32.and
+              (i32.ge_u (local.get $total) (local.get $s))
+              (i32.or (i32.le_u (local.get $align) (i32.const 8))
+                      (i32.eqz (i32.and (i32.add (local.get $pb) (i32.const 8)) (i32.sub (local.get $align) (i32.const 1))))))
+          (then
+            (call $remove (local.get $pb))
+            (if (i32.eqz (i32.and (call $hdr (local.get $n)) (i32.const 2))) (then (call $remove (local.get $n))))
+            (memory.copy (i32.add (local.get $pb) (i32.const 8)) (i32.add (local.get $b) (i32.const 8))
+              (select (local.get $size) (i32.sub (local.get $old) (i32.const 4)) (i32.lt_u (local.get $size) (i32.sub (local.get $old) (i32.const 4)))))
+            (i32.store offset=4 (local.get $pb) (i32.or (local.get $total) (i32.const 3)))
+            (local.set $n (i32.add (local.get $pb) (local.get $total)))
+            (i32.store offset=4 (local.get $n) (i32.or (call $hdr (local.get $n)) (i32.const 1)))
+            (drop (call $resize (local.get $pb) (local.get $s)))
+            (call $count (i32.sub (call $bsize (local.get $pb)) (local.get $old)))
+            (return (i32.add (i32.add (local.get $pb) (i32.const 8)) (i32.const {SPLIT})))))))
     (local.set $q (call $malloc (local.get $size) (local.get $align)))
     (if (i32.eqz (local.get $q)) (then (return (i32.const 0))))
     (memory.copy
