@@ -84,3 +84,15 @@ fn optimised_output_validates() {
     assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
     wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all()).validate_all(&std::fs::read(&output).unwrap()).unwrap();
 }
+
+#[test]
+fn a_halo2_size_that_is_not_a_power_of_two_is_one_line() {
+    for args in [&["prove", "--guest", "halo2", "--constraints", "1000"][..], &["bench", "--guest", "halo2", "--sizes", "1024,1000"]] {
+        let result = multimem(args);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+        assert!(stderr.starts_with("error: ") && stderr.contains("power of two"), "{args:?}: {stderr}");
+        assert!(result.stdout.is_empty(), "{args:?}: nothing runs before the check");
+    }
+}

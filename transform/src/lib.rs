@@ -33,7 +33,9 @@ pub mod ephemeral_heap;
 pub mod escapes;
 mod export_host;
 pub mod find_allocator;
+mod globals;
 pub mod inspect;
+mod instrs;
 pub mod limit_memory;
 mod operands;
 #[cfg(feature = "opt")]

@@ -62,7 +62,7 @@ pub fn refusal(found: &Found) -> String {
 
 /// The globals routing adds, and the heap.
 pub fn prepare(module: &mut Module, layout: &Layout, proof_active: GlobalId) -> Result<(Flags, Heap)> {
-    let stack_pointer = crate::export_host::find_stack_pointer(module);
+    let stack_pointer = crate::globals::find_stack_pointer(module);
     let mut global = |name: &str| {
         let id = module.globals.add_local(ValType::I32, true, false, ConstExpr::Value(Value::I32(0)));
         module.globals.get_mut(id).name = Some(name.to_string());
