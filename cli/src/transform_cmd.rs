@@ -80,7 +80,8 @@ pub fn run(args: &Args) -> Result<()> {
         opt: args.opt.clone(),
         count_accesses: args.count_accesses,
         version: !args.no_version,
-        route: if args.no_route { Route::Off } else { Route::On },
+        // The view form has no room for the routed heap: routing is for the portable form.
+        route: if args.no_route || args.form == Form::View { Route::Off } else { Route::On },
         allocator: args.allocator.clone().unwrap_or_default(),
         check_escapes: args.check_escapes,
     };

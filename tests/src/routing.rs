@@ -10,8 +10,10 @@ use wasmtime::{Engine, Linker, Val};
 /// The fixture: `malloc`/`free`/`realloc` (the allocator routing finds),
 /// `fill`/`sum` over a buffer, and a static "cache" slot at 1024.
 pub const FIXTURE: &str = r#"(module
-  (memory (export "memory") 2)
-  (global $__stack_pointer (mut i32) (i32.const 65536))
+  (memory (export "memory") 4)
+  ;; Data first, then the heap, the stack below 0x30000.
+  (data (i32.const 1024) "\00\00\00\00")
+  (global $__stack_pointer (mut i32) (i32.const 0x30000))
   (global $brk (mut i32) (i32.const 70000))
   (global $free_list (mut i32) (i32.const 0))
   ;; A block: size at p-8, next free block at p-4 while free.

@@ -60,7 +60,7 @@ impl Heap {
 }
 
 fn module(engine: &Engine, max_pages: Option<u64>) -> Module {
-    let mut wasm = standalone(&Params::new(SPLIT, 0)).unwrap();
+    let mut wasm = standalone(&Params::new(SPLIT, 0, false)).unwrap();
     if let Some(max) = max_pages {
         wasm = multimem_transform::limit_memory::run(&wasm, 0, max).unwrap();
     }

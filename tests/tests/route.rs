@@ -170,7 +170,7 @@ fn refusals_say_what_to_pass() {
     let error = format!("{:#}", multimem_transform::transform(&no_allocator, &on).unwrap_err());
     assert!(error.contains("--allocator") && error.contains("--no-route"), "{error}");
 
-    let shared = fixture_text().replace("(memory (export \"memory\") 2)", "(memory (export \"memory\") 2 100 shared)");
+    let shared = fixture_text().replace("(memory (export \"memory\") 4)", "(memory (export \"memory\") 4 100 shared)");
     let error = format!("{:#}", multimem_transform::transform(&wat::parse_str(shared).unwrap(), &on).unwrap_err());
     assert!(error.contains("shared") && error.contains("--no-route"), "{error}");
 

@@ -30,21 +30,24 @@ pub struct Params {
     pub split: u32,
     /// Where the heap starts in proofs of odd epoch (a memory-1 offset).
     pub base_odd: u32,
-    /// The initial stack pointer: addresses in `[stack pointer, stack_top)` are the live stack.
+    /// The initial stack pointer: the stack grows down from it.
     pub stack_top: u32,
+    /// The stack lies below all data (`[0, stack_top)` is all stack).
+    pub stack_first: bool,
 }
 
 impl Params {
-    pub fn new(split: u32, stack_top: u32) -> Params {
+    pub fn new(split: u32, stack_top: u32, stack_first: bool) -> Params {
         let memory1_bytes = (1u64 << 32) - split as u64;
         let base_odd = (memory1_bytes / HEAP_BASE_ODD_SHARE as u64) as u32 & !0xffff;
-        Params { split, base_odd: base_odd.max(HEAP_HEADER_BYTES.next_multiple_of(0x10000)), stack_top }
+        Params { split, base_odd: base_odd.max(HEAP_HEADER_BYTES.next_multiple_of(0x10000)), stack_top, stack_first }
     }
 }
 
 /// The heap module's text with its constants filled in.
 pub fn source(p: &Params) -> String {
-    let constants: [(&str, u32); 20] = [
+    let constants: [(&str, u32); 21] = [
+        ("STACK_FIRST", p.stack_first as u32),
         ("SPLIT", p.split),
         ("BASE_EVEN", HEAP_BASE_EVEN),
         ("BASE_ODD", p.base_odd),

@@ -371,7 +371,14 @@
     (local.set $v (i32.sub (local.get $value) (i32.const {SPLIT})))
     (if (i32.lt_u (local.get $v) (i32.load offset={BASE_AT} (i32.const 0))) (then (return)))
     (if (i32.ge_u (local.get $v) (i32.load offset={TOP_AT} (i32.const 0))) (then (return)))
-    (if (i32.and (i32.ge_u (local.get $addr) (global.get $sp)) (i32.lt_u (local.get $addr) (i32.const {STACK_TOP})))
+    ;; The stack: all of [0, top) when it comes first (Rust's layout), else
+    ;; from 64 KiB below the stack pointer (leaf functions use frames they never publish).
+    (if (i32.and
+          (i32.ge_u (local.get $addr)
+            (select (i32.const 0)
+              (i32.sub (select (global.get $sp) (i32.const 0x10000) (i32.gt_u (global.get $sp) (i32.const 0x10000))) (i32.const 0x10000))
+              (i32.const {STACK_FIRST})))
+          (i32.lt_u (local.get $addr) (i32.const {STACK_TOP})))
       (then (return)))
     (local.set $n (i32.load offset={ESCAPES_AT} (i32.const 0)))
     (i32.store offset={ESCAPES_AT} (i32.const 0) (i32.add (local.get $n) (i32.const 1)))

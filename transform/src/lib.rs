@@ -238,6 +238,8 @@ fn route_and_check(module: &mut walrus::Module, layout: &Layout, options: &Optio
     if !routing && !options.check_escapes {
         return Ok((None, None, 0));
     }
+    // The view form's memory 1 maps memory 0 below the split: no room for the heap's header there.
+    anyhow::ensure!(layout.form == Form::Portable, "routing and the escape check need the portable form (pass --no-route with --form view)");
     let sdk = module.imports.iter().any(|i| i.module == abi::IMPORT_MODULE);
     let found = if routing && !(sdk && options.allocator.is_empty()) {
         route::check(module, layout)?;

@@ -86,7 +86,13 @@ pub fn prepare(module: &mut Module, layout: &Layout, proof_active: GlobalId) -> 
             none
         }
     };
-    let params = ephemeral_heap::Params::new(layout.split, stack_top);
+    let stack_first = stack_top > 0
+        && module.data.iter().all(|d| match &d.kind {
+            walrus::DataKind::Active { offset: ConstExpr::Value(Value::I32(at)), .. } => *at as u32 >= stack_top,
+            walrus::DataKind::Active { .. } => false,
+            walrus::DataKind::Passive => true,
+        });
+    let params = ephemeral_heap::Params::new(layout.split, stack_top, stack_first);
     let heap = ephemeral_heap::inject(module, &params, layout.ephemeral, epoch, sp)?;
     module.exports.add(crate::abi::EXPORT_PROOF_EPOCH, epoch);
     Ok((Flags { proof_active, epoch, depth }, heap))
