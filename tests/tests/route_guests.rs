@@ -58,3 +58,60 @@ fn halo2_routed() -> anyhow::Result<()> {
 fn groth16_without_sdk_routed() -> anyhow::Result<()> {
     routed(Guest::Groth16NoSdk)
 }
+
+/// Benchmark, not a check: proof time of the routed portable form over the
+/// same portable form without routing, interleaved proof by proof on the
+/// same seeds, and transform time with and without routing. Sizes from
+/// `ROUTE_BENCH_SIZES` (default 4096,65536), proofs from `ROUTE_BENCH_PROOFS` (default 5):
+///
+///     cargo test --release -p multimem-tests --test route_guests -- --ignored --nocapture bench
+#[test]
+#[ignore = "benchmark; run on demand"]
+fn bench_routing_cost() -> anyhow::Result<()> {
+    use multimem_transform::{Options, Route};
+    use std::time::Instant;
+    let sizes: Vec<u32> = std::env::var("ROUTE_BENCH_SIZES").unwrap_or("4096,65536".into()).split(',').map(|s| s.parse().unwrap()).collect();
+    let proofs: u64 = std::env::var("ROUTE_BENCH_PROOFS").ok().and_then(|p| p.parse().ok()).unwrap_or(5);
+    let guest = Guest::Groth16NoSdk;
+    let mut modules = Vec::new();
+    for route in [Route::Off, Route::On] {
+        let mut times = Vec::new();
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            let start = Instant::now();
+            out = multimem_transform::transform(guest.wasm(), &Options { route, ..Options::default() })?;
+            times.push(start.elapsed().as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        println!("transform {route:?}: median {:.3} s", times[2]);
+        modules.push(out);
+    }
+    let engine = multimem_runtime::engine_for(Strategy::Recreate)?;
+    println!("| constraints | unrouted ms | routed ms | ratio |");
+    for size in sizes {
+        let mut provers = Vec::new();
+        for wasm in &modules {
+            let mut p = Reference::load_module(&engine, guest, wasm, Strategy::Recreate, Limits::default())?;
+            p.setup(size)?;
+            provers.push(p);
+        }
+        let mut walls = [Vec::new(), Vec::new()];
+        for seed in 0..=proofs {
+            let mut bytes = Vec::new();
+            for (i, p) in provers.iter_mut().enumerate() {
+                let (proof, metrics) = p.prove(seed + 1);
+                bytes.push(proof?.bytes);
+                if seed > 0 {
+                    walls[i].push(metrics.wall.as_secs_f64() * 1e3);
+                }
+            }
+            assert_eq!(bytes[0], bytes[1]);
+        }
+        for w in &mut walls {
+            w.sort_by(f64::total_cmp);
+        }
+        let (a, b) = (walls[0][walls[0].len() / 2], walls[1][walls[1].len() / 2]);
+        println!("| {size} | {a:.1} | {b:.1} | {:.3} |", b / a);
+    }
+    Ok(())
+}
