@@ -4,4 +4,5 @@
 pub mod corpus;
 pub mod differential;
 pub mod pointers;
+pub mod routing;
 pub mod smith;
