@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
@@ -70,16 +71,21 @@ fn cache_dir() -> PathBuf {
 }
 
 /// The module's bytes, downloading it (with curl and tar) on first use.
+/// Tests in one binary and test binaries run side by side fetch at once: a
+/// lock serialises this process, and names of this process's own keep another
+/// process's half-written download out of the way until the atomic rename.
 pub fn fetch(entry: &Entry) -> Result<Vec<u8>> {
+    static DOWNLOADING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = DOWNLOADING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = cache_dir();
     let wasm = dir.join(format!("{}.wasm", entry.name));
     if !wasm.exists() {
         std::fs::create_dir_all(&dir)?;
-        let tgz = dir.join(format!("{}.tgz", entry.name));
+        let ours = |ext: &str| dir.join(format!("{}.{}.{ext}", entry.name, std::process::id()));
+        let (tgz, partial) = (ours("tgz"), ours("part"));
         run(Command::new("curl").args(["-sSfL", "--retry", "3", "-o"]).arg(&tgz).arg(entry.url))
             .with_context(|| format!("downloading {}", entry.url))?;
         let unzip = if entry.member.ends_with(".gz") { " | gunzip" } else { "" };
-        let partial = wasm.with_extension("part");
         let script = format!("tar -xzOf '{}' '{}'{unzip} > '{}'", tgz.display(), entry.member, partial.display());
         run(Command::new("sh").args(["-c", &script])).with_context(|| format!("extracting {}", entry.member))?;
         std::fs::rename(&partial, &wasm)?;
