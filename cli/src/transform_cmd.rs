@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use multimem_transform::{Form, Options, StoreAnchor};
+use multimem_transform::{Form, Import, Options, StoreAnchor};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -33,6 +33,15 @@ pub struct Args {
     /// module whose proofs are slower (portable form).
     #[arg(long)]
     pub no_version: bool,
+    /// Import memory 0 from a host that keeps it across instances (a defined
+    /// one as `multimem.persistent_memory`, or `=MODULE.NAME`); its data and
+    /// start function then run once, through the export `multimem.init_persistent`.
+    #[arg(long, value_name = "MODULE.NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub import_persistent: Option<String>,
+    /// Import memory 1 instead of defining it, so the host hands each proof a
+    /// fresh one (default: `ephemeral_memory` next to memory 0's import, or `=MODULE.NAME`).
+    #[arg(long, value_name = "MODULE.NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub import_ephemeral: Option<String>,
     /// Print what was rewritten as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -54,10 +63,29 @@ fn parse_anchor(s: &str) -> Result<StoreAnchor, String> {
     }
 }
 
+fn parse_import(flag: &str, value: &Option<String>) -> Result<Option<Import>> {
+    match value.as_deref() {
+        None => Ok(None),
+        Some("") => Ok(Some(Import::Default)),
+        Some(name) => name.parse().map(Some).map_err(|e| anyhow::anyhow!("{flag}: {e}")),
+    }
+}
+
 pub fn run(args: &Args) -> Result<()> {
     let split = multimem_transform::check_split(args.split)?;
+    let import_persistent = parse_import("--import-persistent", &args.import_persistent)?;
+    let import_ephemeral = parse_import("--import-ephemeral", &args.import_ephemeral)?;
     let wasm = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
-    let options = Options { split, form: args.form, store_anchor: args.store_anchor, opt: args.opt.clone(), count_accesses: args.count_accesses, version: !args.no_version };
+    let options = Options {
+        split,
+        form: args.form,
+        store_anchor: args.store_anchor,
+        opt: args.opt.clone(),
+        count_accesses: args.count_accesses,
+        version: !args.no_version,
+        import_persistent,
+        import_ephemeral,
+    };
     let (out, report) =
         multimem_transform::transform_with_report(&wasm, &options).with_context(|| format!("{}", args.input.display()))?;
     write_whole(&args.output, &out)?;

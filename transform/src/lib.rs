@@ -29,12 +29,15 @@ mod call_order;
 mod check;
 mod dispatch;
 mod export_host;
+pub mod host_section;
+mod import_memories;
 pub mod inspect;
 pub mod limit_memory;
 mod operands;
 #[cfg(feature = "opt")]
 pub mod opt;
 pub mod persistent_import;
+pub mod persistent_grow;
 mod provenance;
 mod validate;
 mod version;
@@ -102,11 +105,57 @@ pub struct Options {
     /// Version functions and loops on their pointers' tags (portable form):
     /// faster proofs for a larger module.
     pub version: bool,
+    /// Import memory 0 from a host that keeps it across instances, and apply
+    /// its data and start function once, through `multimem.init_persistent`
+    /// (portable form; for a host that instantiates per proof, such as the JS host).
+    pub import_persistent: Option<Import>,
+    /// Import memory 1 instead of defining it, so a host hands each proof a
+    /// fresh one (portable form; needs memory 0 imported).
+    pub import_ephemeral: Option<Import>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { split: DEFAULT_SPLIT, form: Form::Portable, store_anchor: None, opt: None, count_accesses: false, version: true }
+        Options {
+            split: DEFAULT_SPLIT,
+            form: Form::Portable,
+            store_anchor: None,
+            opt: None,
+            count_accesses: false,
+            version: true,
+            import_persistent: None,
+            import_ephemeral: None,
+        }
+    }
+}
+
+/// Where a memory a host supplies is imported from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Import {
+    /// `multimem.persistent_memory` for memory 0 (or its import as it is);
+    /// for memory 1 `ephemeral_memory` in memory 0's import module.
+    #[default]
+    Default,
+    As { module: String, name: String },
+}
+
+impl Import {
+    pub(crate) fn name_or(&self, module: &str, name: &str) -> (String, String) {
+        match self {
+            Import::Default => (module.to_string(), name.to_string()),
+            Import::As { module, name } => (module.clone(), name.clone()),
+        }
+    }
+}
+
+impl std::str::FromStr for Import {
+    type Err = String;
+    /// `MODULE.NAME` (split at the first dot).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('.') {
+            Some((module, name)) if !module.is_empty() && !name.is_empty() => Ok(Import::As { module: module.to_string(), name: name.to_string() }),
+            _ => Err(format!("{s:?}: expected MODULE.NAME")),
+        }
     }
 }
 
@@ -131,6 +180,9 @@ pub struct Report {
     pub guest_imports_resolved: Vec<String>,
     pub stack_pointer: Option<u32>,
     pub exported_globals: usize,
+    /// `memory.grow` instructions of memory 0 that now stop at the split.
+    pub checked_grows: u64,
+    pub host: Option<host_section::HostSection>,
     pub input_bytes: usize,
     pub output_bytes: usize,
 }
@@ -176,6 +228,9 @@ pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
     };
     let host = export_host::run(module, &layout)?;
     let guest_imports_resolved = abi::resolve_guest_imports(module, &layout, host.proof_active)?;
+    let checked_grows = persistent_grow::run(module, &layout)?;
+    import_memories::run(module, &layout, options)?;
+    let section = host_section::run(module, &layout)?;
     add_marker(module, &layout);
     Ok(Report {
         split: layout.split,
@@ -186,6 +241,8 @@ pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
         guest_imports_resolved,
         stack_pointer: host.stack_pointer_index,
         exported_globals: host.exported_globals,
+        checked_grows,
+        host: Some(section),
         ..Report::default()
     })
 }
