@@ -3,5 +3,6 @@
 
 pub mod corpus;
 pub mod differential;
+pub mod node;
 pub mod pointers;
 pub mod smith;

@@ -1,0 +1,112 @@
+//! The JS host (`js/`) in Node 22, which this test installs from the npm
+//! registry when the system's Node is older (see `multimem_tests::node`).
+//! Each test writes the modules a `js/test/*.test.js` file needs under
+//! `target/node-inputs/` and runs `node --test` on it.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use multimem::reference::{Reference, WASM};
+use multimem_runtime::{Limits, Strategy};
+use multimem_tests::corpus::{fetch, CORPUS};
+use multimem_tests::node::{node_test, npm_install, scratch};
+use multimem_transform::{Import, Options};
+use serde_json::{json, Value};
+use wasmparser::{Parser, Payload, TypeRef};
+
+/// Options for a host that supplies both memories (the JS host).
+pub fn js_host_options() -> Options {
+    Options { import_persistent: Some(Import::Default), import_ephemeral: Some(Import::Default), ..Options::default() }
+}
+
+/// Constraints and proofs of the Groth16 tests: small, so 50 proofs take seconds.
+const CONSTRAINTS: u32 = 256;
+const PROOFS: u64 = 50;
+
+#[test]
+fn reference_groth16_in_node22() -> Result<()> {
+    let dir = scratch("groth16")?;
+    std::fs::write(dir.join("groth16.wasm"), WASM)?;
+    std::fs::write(dir.join("groth16.mm.wasm"), multimem_transform::transform(WASM, &js_host_options())?)?;
+
+    // The wasmtime runtime's proofs for the same seeds, which Node must reproduce byte for byte.
+    let engine = multimem_runtime::engine()?;
+    let mut reference = Reference::load(&engine, Strategy::Recreate, Limits::default())?;
+    reference.setup(CONSTRAINTS)?;
+    let mut proofs = Vec::new();
+    for seed in 1..=PROOFS {
+        proofs.push(hex(&reference.prove(seed).0?.bytes));
+    }
+    std::fs::write(dir.join("expected.json"), json!({"constraints": CONSTRAINTS, "proofs": proofs}).to_string())?;
+    node_test(&["test/groth16.test.js"], &[("MULTIMEM_NODE_INPUTS", &dir)])
+}
+
+#[test]
+fn corpus_drop_in_in_node22() -> Result<()> {
+    let dir = scratch("drop-in")?;
+    let mut manifest = Vec::new();
+    for entry in CORPUS {
+        let original = fetch(entry)?;
+        let transformed = multimem_transform::transform(&original, &Options::default())?;
+        std::fs::write(dir.join(format!("{}.wasm", entry.name)), &original)?;
+        std::fs::write(dir.join(format!("{}.mm.wasm", entry.name)), &transformed)?;
+        manifest.push(json!({"name": entry.name, "imports": imports_json(&original)?}));
+    }
+    std::fs::write(dir.join("manifest.json"), Value::Array(manifest).to_string())?;
+    node_test(&["test/drop-in.test.js"], &[("MULTIMEM_NODE_INPUTS", &dir)])
+}
+
+#[test]
+fn real_glue_in_node22() -> Result<()> {
+    let dir = scratch("glue")?;
+    let packages = npm_install("glue", &["sql.js@1.16.0", "@noir-lang/acvm_js@0.55.0"])?;
+    let modules = packages.join("node_modules");
+    let sql = std::fs::read(modules.join("sql.js/dist/sql-wasm.wasm"))?;
+    std::fs::write(dir.join("sql-wasm.wasm"), multimem_transform::transform(&sql, &Options::default())?)?;
+    std::fs::write(dir.join("sql-wasm.host.wasm"), multimem_transform::transform(&sql, &js_host_options())?)?;
+    let acvm = std::fs::read(modules.join("@noir-lang/acvm_js/web/acvm_js_bg.wasm"))?;
+    std::fs::write(dir.join("acvm_js_bg.wasm"), multimem_transform::transform(&acvm, &Options::default())?)?;
+    std::fs::write(dir.join("acvm_js_bg.host.wasm"), multimem_transform::transform(&acvm, &js_host_options())?)?;
+    let env: [(&str, &Path); 2] = [("MULTIMEM_NODE_INPUTS", &dir), ("MULTIMEM_NODE_MODULES", &modules)];
+    node_test(&["test/glue.test.js"], &env).context("real glue with transformed modules")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The module's imports, with what a host needs to create each one.
+fn imports_json(wasm: &[u8]) -> Result<Value> {
+    let mut out = Vec::new();
+    let mut results = Vec::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload? {
+            Payload::TypeSection(reader) => {
+                for ty in reader.into_iter_err_on_gc_types() {
+                    results.push(ty?.results().len());
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import?;
+                    let mut entry = match import.ty {
+                        TypeRef::Memory(m) => json!({"kind": "memory", "initial": m.initial, "maximum": m.maximum, "shared": m.shared}),
+                        TypeRef::Func(ty) | TypeRef::FuncExact(ty) => json!({"kind": "function", "results": results.get(ty as usize)}),
+                        TypeRef::Table(t) => json!({
+                            "kind": "table",
+                            "element": if t.element_type.is_func_ref() { "anyfunc" } else { "externref" },
+                            "initial": t.initial,
+                        }),
+                        TypeRef::Global(g) => json!({"kind": "global", "type": g.content_type.to_string(), "mutable": g.mutable}),
+                        TypeRef::Tag(_) => json!({"kind": "tag"}),
+                    };
+                    entry["module"] = json!(import.module);
+                    entry["name"] = json!(import.name);
+                    out.push(entry);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Value::Array(out))
+}
