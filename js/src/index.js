@@ -14,6 +14,8 @@
 // strategy carries globals from Store to Store.
 
 const PAGE = 65536;
+// The engine's own constructors, whatever `intercept` does to the namespace meanwhile.
+const { Instance, instantiate } = WebAssembly;
 const HOST_SECTION = 'multimem.host';
 const PROOF_ACTIVE = 'multimem.proof_active';
 
@@ -180,7 +182,7 @@ export class Prover {
     const [m1, n1] = this.#spec.ephemeral.import;
     merged[m1] = { ...merged[m1], [n1]: this.#idle };
     this.#merged = merged;
-    this.#persistent = new WebAssembly.Instance(this.module, merged);
+    this.#persistent = new Instance(this.module, merged);
     ownFunctionsOf(this.#persistent, this.#spec); // before a glue adds any
     this.#current = this.#persistent;
     this.#persistent.exports[this.#spec.init]();
@@ -209,7 +211,7 @@ export class Prover {
 
   /** An object glue code takes for the instance: `instance.exports` is {@link Prover.exports}. */
   get instance() {
-    return Object.create(WebAssembly.Instance.prototype, { exports: { value: this.exports, enumerable: true } });
+    return Object.create(Instance.prototype, { exports: { value: this.exports, enumerable: true } });
   }
 
   /**
@@ -220,7 +222,6 @@ export class Prover {
    */
   intercept(init) {
     const W = WebAssembly;
-    const { Instance, instantiate } = W;
     const prover = this;
     function Routed(module, imports) {
       if (module === prover.module) return prover.start(imports);
@@ -300,7 +301,7 @@ export class Prover {
   #proveIn(fn) {
     const started = performance.now();
     const memory1 = this.#newMemory1();
-    const instance = new WebAssembly.Instance(this.module, this.#withMemory1(memory1));
+    const instance = new Instance(this.module, this.#withMemory1(memory1));
     const proof = this.#begin(instance, memory1, started);
     let value;
     let failure = null;
@@ -315,7 +316,7 @@ export class Prover {
   async #proveInAsync(fn) {
     const started = performance.now();
     const memory1 = this.#newMemory1();
-    const instance = await WebAssembly.instantiate(this.module, this.#withMemory1(memory1));
+    const instance = await instantiate(this.module, this.#withMemory1(memory1));
     const proof = this.#begin(instance, memory1, started);
     let value;
     let failure = null;
