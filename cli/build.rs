@@ -1,5 +1,6 @@
-//! Builds the reference prover (prover-guest/) for wasm32-unknown-unknown so
-//! that `multimem prove` needs no paths. Only with the `prove` feature: a
+//! Builds the guests (prover-guest/) for wasm32-unknown-unknown so that
+//! `multimem prove` needs no paths: the reference Groth16 with the SDK, the
+//! same prover without it, and halo2. Only with the `prove` feature: a
 //! pipeline that only transforms builds no guest and no wasmtime.
 
 use std::path::{Path, PathBuf};
@@ -14,26 +15,37 @@ fn main() {
     }
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).parent().unwrap().to_path_buf();
     let guest = root.join("prover-guest");
-    for input in ["Cargo.toml", "Cargo.lock", "sdk/Cargo.toml", "sdk/src", "groth16/Cargo.toml", "groth16/src"] {
+    for input in ["Cargo.toml", "Cargo.lock", "sdk/Cargo.toml", "sdk/src", "groth16/Cargo.toml", "groth16/src", "halo2/Cargo.toml", "halo2/src"] {
         println!("cargo:rerun-if-changed={}", guest.join(input).display());
     }
     ensure_target();
     let target_dir = root.join("target").join("guest");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "--release", "--target", TARGET, "-p", "groth16-guest", "--manifest-path"])
-        .arg(guest.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
-    // The host build's flags (sanitizers under cargo-fuzz, coverage) must not reach the guest.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
-        build.env_remove(var);
+    let build = |what: &str, args: &[&str]| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut command = Command::new(cargo);
+        command.args(["build", "--target", TARGET, "--manifest-path"]).arg(guest.join("Cargo.toml"));
+        command.arg("--target-dir").arg(&target_dir).args(args);
+        // The host build's flags (sanitizers under cargo-fuzz, coverage) must not reach the guest.
+        for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+            command.env_remove(var);
+        }
+        run(&mut command, &format!("building {what} for wasm32"));
+    };
+    let out = target_dir.join(TARGET);
+    // One invocation each: cargo unifies features within one (built together, halo2 turns
+    // on features of `subtle` and `once_cell` and the reference prover's bytes change).
+    build("the reference prover", &["--release", "-p", "groth16-guest"]);
+    build("halo2", &["--release", "-p", "halo2-guest"]);
+    // Its own profile, hence its own folder: the same crate writes the same file name.
+    build("the reference prover without the SDK", &["--profile", "release-nosdk", "--no-default-features", "-p", "groth16-guest"]);
+    for (var, wasm) in [
+        ("MULTIMEM_REFERENCE_WASM", out.join("release").join("groth16_guest.wasm")),
+        ("MULTIMEM_HALO2_WASM", out.join("release").join("halo2_guest.wasm")),
+        ("MULTIMEM_GROTH16_NOSDK_WASM", out.join("release-nosdk").join("groth16_guest.wasm")),
+    ] {
+        assert!(wasm.exists(), "{} was not produced", wasm.display());
+        println!("cargo:rustc-env={var}={}", wasm.display());
     }
-    run(&mut build, "building the reference prover for wasm32");
-    let wasm = target_dir.join(TARGET).join("release").join("groth16_guest.wasm");
-    assert!(wasm.exists(), "{} was not produced", wasm.display());
-    println!("cargo:rustc-env=MULTIMEM_REFERENCE_WASM={}", wasm.display());
 }
 
 /// Adds the wasm32 target with rustup when the toolchain lacks it.

@@ -14,7 +14,7 @@ use multimem_runtime::{rss_bytes, Limits, Strategy};
 use serde_json::json;
 
 use crate::prove_cmd::{prove_once, traps};
-use crate::reference::Reference;
+use crate::reference::{Guest, Reference};
 
 /// How a prover gets its memory back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +68,10 @@ impl std::str::FromStr for Approach {
 
 #[derive(Parser, Clone, Debug)]
 pub struct Args {
-    /// Circuit sizes (constraints), comma-separated.
+    /// The prover: groth16 (reference, with the guest SDK), groth16-nosdk (same, std's allocator), halo2 (zcash halo2_proofs, unmodified).
+    #[arg(long, default_value = "groth16")]
+    pub guest: Guest,
+    /// Circuit sizes, comma-separated: constraints (groth16), rows (halo2: powers of two).
     #[arg(long, value_delimiter = ',', default_values_t = [1u32 << 10, 1 << 12, 1 << 14, 1 << 16])]
     pub sizes: Vec<u32>,
     /// Proofs per approach and size.
@@ -120,7 +123,9 @@ pub struct Sample {
 /// Summary of one approach at one size.
 #[derive(Clone, Debug)]
 pub struct Summary {
+    pub guest: Guest,
     pub approach: Approach,
+    /// Circuit size: constraints, or rows for halo2.
     pub constraints: u32,
     pub samples: Vec<Sample>,
     /// Median proof time over the baseline's, when the baseline ran.
@@ -144,7 +149,7 @@ impl Runner {
     fn new(engine: &wasmtime::Engine, approach: Approach, constraints: u32, args: &Args) -> Result<Runner> {
         let limits = Limits { memory0_max_bytes: args.memory_limit.map(|m| m << 20), ..Limits::default() };
         let loaded = |strategy| -> Result<Reference> {
-            let mut r = Reference::load(engine, strategy, limits)?;
+            let mut r = Reference::load_guest(engine, args.guest, strategy, limits)?;
             r.setup(constraints)?;
             r.set_leak(args.leak)?;
             Ok(r)
@@ -173,7 +178,7 @@ impl Runner {
                 let fresh = start.elapsed();
                 Ok(Sample { fresh, ..in_process(r, seed, fail, None) })
             }
-            Runner::Process { exe } => in_child_process(exe, seed, fail, constraints, args.leak, args.memory_limit),
+            Runner::Process { exe } => in_child_process(exe, args.guest, seed, fail, constraints, args.leak, args.memory_limit),
             Runner::Fork(r) => {
                 // In the parent, so each circuit's keys are generated once, not in every child.
                 if args.mixed {
@@ -201,10 +206,10 @@ fn in_process(r: &mut Reference, seed: u64, fail: bool, size: Option<u32>) -> Sa
 }
 
 /// One `multimem prove --proofs 1` child; its setup counts as the fresh-prover cost.
-fn in_child_process(exe: &PathBuf, seed: u64, fail: bool, constraints: u32, leak: u32, memory_limit: Option<u64>) -> Result<Sample> {
+fn in_child_process(exe: &PathBuf, guest: Guest, seed: u64, fail: bool, constraints: u32, leak: u32, memory_limit: Option<u64>) -> Result<Sample> {
     let start = Instant::now();
     let mut command = Command::new(exe);
-    command.args(["prove", "--strategy", "baseline", "--json", "--proofs", "1"]);
+    command.args(["prove", "--guest", guest.name(), "--strategy", "baseline", "--json", "--proofs", "1"]);
     command.args(["--constraints", &constraints.to_string(), "--leak", &leak.to_string(), "--seed", &seed.to_string()]);
     if let Some(mib) = memory_limit {
         command.args(["--max-memory0", &mib.to_string()]);
@@ -301,17 +306,20 @@ impl Engines {
 /// Runs the benchmark and returns one summary per approach and size.
 pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summary>> {
     ensure!(args.proofs > 0 && !args.approaches.is_empty(), "nothing to measure");
+    for &size in &args.sizes {
+        args.guest.setup_arg(size)?;
+    }
     let mut engines = Engines::default();
     let mut summaries = Vec::new();
     for &constraints in &args.sizes {
         let mut runners = Vec::new();
         for &approach in &args.approaches {
-            progress(&format!("2^{:.0} constraints: setting up {approach}", (constraints as f64).log2()));
+            progress(&format!("2^{:.0} {}: setting up {approach}", (constraints as f64).log2(), args.guest.size_unit()));
             let engine = engines.get(approach)?;
             runners.push((approach, Runner::new(&engine, approach, constraints, args)?, Vec::new()));
         }
         for proof in 1..=args.proofs {
-            progress(&format!("2^{:.0} constraints: proof {proof}/{}", (constraints as f64).log2(), args.proofs));
+            progress(&format!("2^{:.0} {}: proof {proof}/{}", (constraints as f64).log2(), args.guest.size_unit(), args.proofs));
             let fail = traps(args.fail_every, proof);
             let size = if args.mixed { crate::prove_cmd::mixed_size(constraints, proof) } else { constraints };
             for (approach, runner, samples) in &mut runners {
@@ -328,7 +336,7 @@ pub fn measure(args: &Args, mut progress: impl FnMut(&str)) -> Result<Vec<Summar
             .find(|r| r.0 == Approach::Runtime(Strategy::Baseline))
             .map(|r| median(r.2.iter().filter(|s| s.ok).map(|s| s.wall).collect()));
         for (approach, _, samples) in runners {
-            let mut summary = Summary { approach, constraints, samples, ratio: None };
+            let mut summary = Summary { guest: args.guest, approach, constraints, samples, ratio: None };
             summary.ratio = baseline.map(|b| summary.median_wall().as_secs_f64() / b.as_secs_f64());
             summaries.push(summary);
         }
@@ -352,6 +360,7 @@ impl Summary {
         let walls: Vec<f64> = ok.iter().map(|s| s.wall.as_secs_f64() * 1e3).collect();
         let last = self.samples.last().copied().unwrap_or_default();
         json!({
+            "guest": self.guest.name(),
             "approach": self.approach.name(),
             "constraints": self.constraints,
             "proofs": self.samples.len(),
@@ -389,7 +398,7 @@ fn isolated_rss(args: &Args, summaries: &[Summary]) -> Result<Vec<(String, Vec<u
             Approach::Runtime(strategy) => command.args(["prove", "--strategy", strategy.name()]),
             _ => command.args(["bench", "--approaches", s.approach.name(), "--sizes", &size.to_string()]),
         };
-        command.args(["--json", "--proofs", &args.proofs.to_string(), "--leak", &args.leak.to_string()]);
+        command.args(["--guest", args.guest.name(), "--json", "--proofs", &args.proofs.to_string(), "--leak", &args.leak.to_string()]);
         if let Some(m) = args.fail_every {
             command.args(["--fail-every", &m.to_string()]);
         }
@@ -432,13 +441,13 @@ pub struct ModuleCost {
     pub dispatched: Option<f64>,
 }
 
-/// The untransformed reference and each transformed form the approaches use,
+/// The untransformed guest and each transformed form the approaches use,
 /// compiled interleaved three times (the transform itself is not counted).
-pub fn module_costs(approaches: &[Approach], constraints: u32) -> Result<Vec<ModuleCost>> {
-    let mut modules = vec![("original", crate::reference::WASM)];
+pub fn module_costs(guest: Guest, approaches: &[Approach], size: u32) -> Result<Vec<ModuleCost>> {
+    let mut modules = vec![("original", guest.wasm())];
     for form in [multimem_transform::Form::Portable, multimem_transform::Form::View] {
         if approaches.iter().any(|a| matches!(a, Approach::Runtime(s) if s.form() == Some(form))) {
-            modules.push((form.name(), crate::reference::transformed(form)));
+            modules.push((form.name(), guest.transformed(form)?));
         }
     }
     let engine = multimem_runtime::engine()?;
@@ -452,19 +461,19 @@ pub fn module_costs(approaches: &[Approach], constraints: u32) -> Result<Vec<Mod
     }
     let mut costs = Vec::new();
     for ((module, wasm), t) in modules.into_iter().zip(times) {
-        let dispatched = if module == multimem_transform::Form::Portable.name() { Some(dispatched_share(constraints)?) } else { None };
+        let dispatched = if module == multimem_transform::Form::Portable.name() { Some(dispatched_share(guest, size)?) } else { None };
         costs.push(ModuleCost { module, code_bytes: multimem_transform::inspect::code_bytes(wasm), compile: median(t), dispatched });
     }
     Ok(costs)
 }
 
 /// The share of executed memory-0 accesses that still dispatch in one portable proof.
-fn dispatched_share(constraints: u32) -> Result<f64> {
+fn dispatched_share(guest: Guest, size: u32) -> Result<f64> {
     let options = multimem_transform::Options { count_accesses: true, ..Default::default() };
-    let wasm = multimem_transform::transform(crate::reference::WASM, &options)?;
+    let wasm = multimem_transform::transform(guest.wasm(), &options)?;
     let engine = multimem_runtime::engine_for(Strategy::Recreate)?;
-    let mut reference = Reference::load_module(&engine, &wasm, Strategy::Recreate, Default::default())?;
-    reference.setup(constraints)?;
+    let mut reference = Reference::load_module(&engine, guest, &wasm, Strategy::Recreate, Default::default())?;
+    reference.setup(size)?;
     let (dispatched, direct) = reference.count_accesses(1).context("counting accesses")?;
     Ok(dispatched as f64 / (dispatched + direct).max(1) as f64)
 }
@@ -486,11 +495,16 @@ pub fn run(args: &Args) -> Result<()> {
     let summaries = measure(args, |p| eprint!("\r{p:<60}"))?;
     eprintln!();
     let smallest = args.sizes.iter().copied().min().unwrap_or(1 << 10);
-    let modules = module_costs(&args.approaches, smallest)?;
-    if let Some(path) = &args.plot {
-        let series = isolated_rss(args, &summaries)?;
-        crate::plot::write(path, &series)?;
-    }
+    let modules = module_costs(args.guest, &args.approaches, smallest)?;
+    let reading = match &args.plot {
+        Some(path) => {
+            let series = isolated_rss(args, &summaries)?;
+            let title = "RSS after each proof, each approach in a process of its own";
+            crate::plot::write(path, &crate::plot::RssChart { title, subtitle: &plot_workload(args), lines: &series })?;
+            Some(rss_reading(&series))
+        }
+        None => None,
+    };
     if args.json {
         for s in &summaries {
             println!("{}", s.to_json());
@@ -498,11 +512,14 @@ pub fn run(args: &Args) -> Result<()> {
         for m in &modules {
             println!("{}", m.to_json(&modules[0]));
         }
+        if let Some(reading) = &reading {
+            println!("{}", json!({ "rss_reading": reading }));
+        }
         return Ok(());
     }
     println!(
         "{:<12} {:>11} {:>6} {:>8} {:>10} {:>7} {:>12} {:>9} {:>9} {:>9} {:>9}",
-        "approach", "constraints", "ok", "until", "proof ms", "ratio", "fresh us", "mem0 MiB", "mem1 MiB", "RSS MiB", "peak MiB"
+        "approach", args.guest.size_unit(), "ok", "until", "proof ms", "ratio", "fresh us", "mem0 MiB", "mem1 MiB", "RSS MiB", "peak MiB"
     );
     for s in &summaries {
         let j = s.to_json();
@@ -529,5 +546,74 @@ pub fn run(args: &Args) -> Result<()> {
         let share = m.dispatched.map_or("-".into(), |d| format!("{:.1}%", d * 100.0));
         println!("{:<12} {:>10} {:>7.2} {:>11.0} {:>7.2} {:>11}", m.module, m.code_bytes, f("size_ratio"), f("compile_ms"), f("compile_ratio"), share);
     }
+    if let Some(reading) = reading {
+        println!("\n{reading}");
+    }
     Ok(())
+}
+
+/// The plot's subtitle: the workload the lines were measured under.
+fn plot_workload(args: &Args) -> String {
+    let size = args.sizes.iter().copied().max().unwrap_or(0);
+    let mut title = format!("{} prover, 2^{:.0} {}", args.guest, (size as f64).log2(), args.guest.size_unit());
+    if args.leak > 0 {
+        title += &format!(", {} MiB leaked per proof", args.leak as f64 / 1048576.0);
+    }
+    if let Some(m) = args.fail_every {
+        title += &match m {
+            1 => ", every proof traps".to_string(),
+            2 => ", every 2nd proof traps".to_string(),
+            3 => ", every 3rd proof traps".to_string(),
+            m => format!(", every {m}th proof traps"),
+        };
+    }
+    if args.mixed {
+        title += ", mixed sizes";
+    }
+    title
+}
+
+/// One line the plotted data supports: for each approach, the first proof from
+/// which its RSS stays below the baseline's to the end of the run, or "never".
+pub fn rss_reading(series: &[(String, Vec<u64>)]) -> String {
+    let Some((_, baseline)) = series.iter().find(|(name, _)| name == Approach::Runtime(Strategy::Baseline).name()) else {
+        return "RSS: no baseline in the run to compare with".to_string();
+    };
+    let proofs = baseline.len();
+    let parts: Vec<String> = series
+        .iter()
+        .filter(|(name, _)| *name != Approach::Runtime(Strategy::Baseline).name())
+        .map(|(name, rss)| {
+            let below = |i: usize| rss.get(i).is_some_and(|r| *r < baseline[i]);
+            let from = (0..proofs).rev().take_while(|&i| below(i)).last();
+            match from {
+                Some(0) => format!("{name} at every proof"),
+                Some(i) => format!("{name} from proof {} on", i + 1),
+                None => format!("{name} never"),
+            }
+        })
+        .collect();
+    format!("RSS below the baseline's over {proofs} proofs (each approach in its own process): {}", parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rss_reading;
+
+    #[test]
+    fn the_reading_names_the_first_proof_from_which_an_approach_stays_below_the_baseline() {
+        let mib = |v: &[u64]| v.iter().map(|m| m << 20).collect::<Vec<_>>();
+        let series = vec![
+            ("baseline".to_string(), mib(&[20, 36, 52, 68, 84])),
+            ("recreate".to_string(), mib(&[60, 60, 50, 61, 60])),
+            ("fork".to_string(), mib(&[10, 10, 10, 10, 10])),
+            ("proxy".to_string(), mib(&[90, 90, 90, 90, 90])),
+        ];
+        assert_eq!(
+            rss_reading(&series),
+            "RSS below the baseline's over 5 proofs (each approach in its own process): \
+             recreate from proof 3 on; fork at every proof; proxy never"
+        );
+        assert!(rss_reading(&series[1..]).contains("no baseline"));
+    }
 }

@@ -28,10 +28,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the reference Groth16 prover under a strategy and report memory per proof.
+    /// Run a guest prover (the reference Groth16 unless `--guest`) under a strategy and report memory per proof.
     #[cfg(feature = "prove")]
     Prove(multimem::prove_cmd::Args),
-    /// Compare strategies side by side on the reference prover: proof time, reset cost, memory.
+    /// Compare strategies side by side on a guest prover: proof time, reset cost, memory.
     #[cfg(feature = "prove")]
     Bench(multimem::bench_cmd::Args),
 }

@@ -1,34 +1,118 @@
-//! A line chart of RSS against proof number, one line per approach: SVG
-//! (with labels) or PNG (lines, axes and a colour key; no text).
+//! A line chart of RSS against proof number, one line per approach, drawn by
+//! plotters into an SVG or a PNG from the same code: title, axis labels with
+//! units, tick figures and a legend in both.
+//!
+//! Text in the PNG is rasterised by ab_glyph from a font that a crate on
+//! crates.io embeds, so it needs no system fonts; the SVG names the family
+//! and leaves the font to the viewer.
 
 use std::path::Path;
+use std::sync::Once;
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
 
-/// Writes the chart to `path`, as PNG when it ends in `.png`, else SVG.
-pub fn write(path: &Path, lines: &[(String, Vec<u64>)]) -> Result<()> {
+/// What the chart shows: one `(name, RSS in bytes after each proof)` per line.
+pub struct RssChart<'a> {
+    pub title: &'a str,
+    /// The workload, under the title.
+    pub subtitle: &'a str,
+    pub lines: &'a [(String, Vec<u64>)],
+}
+
+pub const X_LABEL: &str = "proof (number)";
+pub const Y_LABEL: &str = "RSS after the proof (MiB)";
+
+const SIZE: (u32, u32) = (900, 520);
+const LEGEND_WIDTH: u32 = 150;
+const FONT: &str = "sans-serif";
+const COLOURS: [RGBColor; 8] = [
+    RGBColor(0xd6, 0x27, 0x28),
+    RGBColor(0x1f, 0x77, 0xb4),
+    RGBColor(0x2c, 0xa0, 0x2c),
+    RGBColor(0xff, 0x7f, 0x0e),
+    RGBColor(0x94, 0x67, 0xbd),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0x7f, 0x7f, 0x7f),
+];
+
+/// Writes the chart to `path`: PNG when the name ends in `.png`, else SVG.
+pub fn write(path: &Path, chart: &RssChart<'_>) -> Result<()> {
     let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    let bytes = if png { rss_png(lines)? } else { rss_svg(lines).into_bytes() };
+    let bytes = if png { chart.png()? } else { chart.svg()?.into_bytes() };
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Scales shared by both formats.
-struct Frame {
-    proofs: usize,
-    top: f64,
-}
+impl RssChart<'_> {
+    pub fn svg(&self) -> Result<String> {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| anyhow!("drawing the chart: {e}"))?;
+        }
+        Ok(svg)
+    }
 
-impl Frame {
-    fn new(lines: &[(String, Vec<u64>)]) -> Frame {
-        let proofs = lines.iter().map(|s| s.1.len()).max().unwrap_or(1).max(2);
-        let top = lines.iter().flat_map(|s| s.1.iter().map(|x| mib(*x))).fold(1.0, f64::max) * 1.1;
-        Frame { proofs, top }
+    pub fn png(&self) -> Result<Vec<u8>> {
+        let (w, h) = SIZE;
+        let mut rgb = vec![0u8; w as usize * h as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+            self.draw(&root)?;
+            root.present().map_err(|e| anyhow!("drawing the chart: {e}"))?;
+        }
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, w, h);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.write_header()?.write_image_data(&rgb)?;
+        Ok(out)
     }
-    fn x(&self, i: usize) -> f64 {
-        M + (W - 2.0 * M) * i as f64 / (self.proofs - 1) as f64
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        register_font();
+        self.draw_on(root).map_err(|e| anyhow!("drawing the chart: {e}"))
     }
-    fn y(&self, v: f64) -> f64 {
-        H - M - (H - 2.0 * M) * v / self.top
+
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let proofs = self.lines.iter().map(|l| l.1.len()).max().unwrap_or(0).max(2) as u32;
+        let top = self.lines.iter().flat_map(|l| l.1.iter().copied()).map(mib).fold(1.0, f64::max) * 1.1;
+        root.fill(&WHITE)?;
+        let root = root.titled(self.title, (FONT, 17))?;
+        let (plot, legend) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(self.subtitle, (FONT, 14))
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(1u32..proofs, 0f64..top)?;
+        chart
+            .configure_mesh()
+            .x_labels(proofs as usize)
+            .x_desc(X_LABEL)
+            .y_desc(Y_LABEL)
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .light_line_style(WHITE)
+            .draw()?;
+        for (n, (name, rss)) in self.lines.iter().enumerate() {
+            let colour = COLOURS[n % COLOURS.len()];
+            let points: Vec<(u32, f64)> = rss.iter().enumerate().map(|(i, &b)| (i as u32 + 1, mib(b))).collect();
+            chart.draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))?;
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
+            // The legend, beside the plot so that it never hides a line.
+            let y = 60 + 24 * n as i32;
+            legend.draw(&PathElement::new([(4, y), (32, y)], colour.stroke_width(3)))?;
+            legend.draw(&Text::new(name.as_str(), (40, y - 8), (FONT, 15)))?;
+        }
+        Ok(())
     }
 }
 
@@ -36,102 +120,64 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1048576.0
 }
 
-fn rss_png(lines: &[(String, Vec<u64>)]) -> Result<Vec<u8>> {
-    let (w, h) = (W as usize, H as usize);
-    let mut rgb = vec![255u8; w * h * 3];
-    let mut dot = |x: f64, y: f64, c: [u8; 3]| {
-        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
-            let (px, py) = (x as usize + dx, y as usize + dy);
-            if px < w && py < h {
-                rgb[(py * w + px) * 3..][..3].copy_from_slice(&c);
-            }
+/// plotters' ab_glyph backend draws only fonts registered by name.
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Ubuntu Light (Ubuntu Font Licence), embedded by egui's font crate.
+        if plotters::style::register_font(FONT, FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT).is_err() {
+            eprintln!("warning: the embedded font did not load; the PNG will have no text");
         }
-    };
-    let mut segment = |(x0, y0): (f64, f64), (x1, y1): (f64, f64), c| {
-        let steps = (x1 - x0).abs().max((y1 - y0).abs()).ceil().max(1.0) as usize;
-        for i in 0..=steps {
-            let t = i as f64 / steps as f64;
-            dot(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, c);
-        }
-    };
-    segment((M, H - M), (W - M, H - M), [0, 0, 0]);
-    segment((M, M), (M, H - M), [0, 0, 0]);
-    let frame = Frame::new(lines);
-    for (n, (_, rss)) in lines.iter().enumerate() {
-        let c = rgb_of(COLOURS[n % COLOURS.len()]);
-        let points: Vec<(f64, f64)> = rss.iter().enumerate().map(|(i, b)| (frame.x(i), frame.y(mib(*b)))).collect();
-        for pair in points.windows(2) {
-            segment(pair[0], pair[1], c);
-        }
-        let key = (W - M + 8.0, M + 16.0 * n as f64);
-        for k in 0..8 {
-            segment((key.0, key.1 + k as f64), (key.0 + 24.0, key.1 + k as f64), c);
-        }
-    }
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, w as u32, h as u32);
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.write_header()?.write_image_data(&rgb)?;
-    Ok(out)
-}
-
-fn rgb_of(hex: &str) -> [u8; 3] {
-    let v = u32::from_str_radix(hex.trim_start_matches('#'), 16).unwrap_or(0);
-    [(v >> 16) as u8, (v >> 8) as u8, v as u8]
-}
-
-const W: f64 = 720.0;
-const H: f64 = 360.0;
-const M: f64 = 56.0;
-const COLOURS: [&str; 6] = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
-
-/// The chart of `(name, RSS after each proof)` series.
-fn rss_svg(lines: &[(String, Vec<u64>)]) -> String {
-    let frame = Frame::new(lines);
-    let (proofs, top) = (frame.proofs, frame.top);
-    let (x, y) = (|i| frame.x(i), |v| frame.y(v));
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{M}\" y=\"24\" font-size=\"14\">RSS after each proof, reference Groth16 prover</text>\n\
-         <line x1=\"{M}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"black\"/><line x1=\"{M}\" y1=\"{M}\" x2=\"{M}\" y2=\"{b}\" stroke=\"black\"/>\n\
-         <text x=\"{cx}\" y=\"{lx}\" text-anchor=\"middle\">proof</text>\n\
-         <text x=\"14\" y=\"{cy}\" transform=\"rotate(-90 14 {cy})\" text-anchor=\"middle\">RSS (MiB)</text>\n",
-        b = H - M,
-        r = W - M,
-        cx = W / 2.0,
-        lx = H - 16.0,
-        cy = H / 2.0
-    );
-    for tick in 0..=4 {
-        let v = top * tick as f64 / 4.0;
-        svg += &format!("<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{v:.0}</text>\n", M - 6.0, y(v) + 4.0);
-    }
-    for i in [0, proofs - 1] {
-        svg += &format!("<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", x(i), H - M + 16.0, i + 1);
-    }
-    for (n, (name, rss)) in lines.iter().enumerate() {
-        let colour = COLOURS[n % COLOURS.len()];
-        let points: Vec<String> = rss.iter().enumerate().map(|(i, b)| format!("{:.1},{:.1}", x(i), y(mib(*b)))).collect();
-        svg += &format!("<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\n", points.join(" "));
-        svg += &format!(
-            "<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{}</text>\n",
-            W - M + 4.0,
-            M + 16.0 * n as f64,
-            name
-        );
-    }
-    svg + "</svg>\n"
+    });
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn chart_of(lines: &[(String, Vec<u64>)]) -> RssChart<'_> {
+        RssChart { title: "RSS after each proof", subtitle: "a made-up workload", lines }
+    }
+
+    fn lines() -> Vec<(String, Vec<u64>)> {
+        let ramp = |start: u64, step: u64| (0..8).map(|i| (start + step * i) << 20).collect();
+        vec![("baseline".into(), ramp(20, 16)), ("recreate".into(), ramp(60, 0)), ("private-view".into(), ramp(50, 1))]
+    }
+
+    /// The texts of the SVG's `<text>` elements.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text").skip(1).filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim().to_string())).collect()
+    }
+
     #[test]
-    fn both_formats_draw_every_line() {
-        let lines = vec![("a".to_string(), vec![1 << 20, 2 << 20, 3 << 20]), ("b".to_string(), vec![5 << 20; 3])];
-        assert_eq!(super::rss_svg(&lines).matches("<polyline").count(), 2);
-        let png = super::rss_png(&lines).unwrap();
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    fn the_svg_names_every_approach_both_axes_and_their_units() {
+        let lines = lines();
+        let svg = chart_of(&lines).svg().unwrap();
+        let texts = texts(&svg);
+        for wanted in ["baseline", "recreate", "private-view", X_LABEL, Y_LABEL, "RSS after each proof"] {
+            assert!(texts.iter().any(|t| t == wanted), "no text {wanted:?} in {texts:?}");
+        }
+        assert!(Y_LABEL.contains("(MiB)") && X_LABEL.contains("proof"), "the axis labels carry their units");
+        // Tick figures on both axes: proof numbers 1..=8 and MiB values up to the top line (132 MiB).
+        for proof in 1..=8 {
+            assert!(texts.contains(&proof.to_string()), "no tick for proof {proof} in {texts:?}");
+        }
+        assert!(texts.iter().any(|t| t.parse::<u32>().is_ok_and(|v| v >= 100)), "no MiB ticks in {texts:?}");
+    }
+
+    #[test]
+    fn the_png_is_the_same_chart_with_its_text_drawn() {
+        let lines = lines();
+        let png = chart_of(&lines).png().unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+        let mut rgb = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut rgb).unwrap();
+        assert_eq!((info.width, info.height), SIZE);
+        // The y axis label sits alone in the leftmost 30 pixels: anything dark there is text.
+        let dark_in_left_strip = (0..info.height as usize)
+            .flat_map(|y| (0..30).map(move |x| (y * info.width as usize + x) * 3))
+            .filter(|&i| rgb[i..i + 3].iter().all(|&c| c < 128))
+            .count();
+        assert!(dark_in_left_strip > 50, "the y axis label is drawn ({dark_in_left_strip} dark pixels)");
     }
 }

@@ -1,18 +1,21 @@
-//! `multimem prove`: run the reference prover K times under a strategy and report memory per proof.
+//! `multimem prove`: run a guest prover K times under a strategy and report memory per proof.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Parser;
 use multimem_runtime::{Limits, ProofMetrics, Strategy};
 use serde_json::json;
 
-use crate::reference::Reference;
+use crate::reference::{Guest, Reference};
 
 #[derive(Parser, Clone, Debug)]
 pub struct Args {
-    /// Circuit size (constraints, 2^4..=2^20).
-    #[arg(long, default_value_t = 1 << 12)]
+    /// The prover: groth16 (reference, with the guest SDK), groth16-nosdk (same, std's allocator), halo2 (zcash halo2_proofs, unmodified).
+    #[arg(long, default_value = "groth16")]
+    pub guest: Guest,
+    /// Circuit size, 2^4..=2^20: constraints (groth16), rows (halo2: a power of two, 1024 is k = 10).
+    #[arg(long, visible_alias = "rows", default_value_t = 1 << 12)]
     pub constraints: u32,
     /// Number of proofs.
     #[arg(long, default_value_t = 10)]
@@ -132,11 +135,19 @@ pub fn prove_once(reference: &mut Reference, seed: u64, fail: bool, size: Option
     Outcome { ok: error.is_none(), verified, error, metrics, ephemeral }
 }
 
-/// Sets up the reference prover and runs `args.proofs` proofs, calling `each` after every one.
-pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Record>> {
+/// Sets up the guest and runs `args.proofs` proofs, calling `each` after every one.
+pub fn run_proofs(args: &Args, each: impl FnMut(&Record)) -> Result<Vec<Record>> {
+    run_proofs_timed(args, |_| {}, each)
+}
+
+/// [`run_proofs`], telling `setup_done` how long setup took (the module's compile and transform not counted).
+pub fn run_proofs_timed(args: &Args, setup_done: impl FnOnce(Duration), mut each: impl FnMut(&Record)) -> Result<Vec<Record>> {
+    args.guest.setup_arg(args.constraints)?;
     let engine = multimem_runtime::engine_for(args.strategy)?;
-    let mut reference = Reference::load(&engine, args.strategy, args.limits())?;
+    let mut reference = Reference::load_guest(&engine, args.guest, args.strategy, args.limits())?;
+    let start = Instant::now();
     reference.setup(args.constraints)?;
+    setup_done(start.elapsed());
     reference.set_leak(args.leak)?;
     let mut records = Vec::new();
     for proof in 1..=args.proofs {
@@ -152,19 +163,22 @@ pub fn run_proofs(args: &Args, mut each: impl FnMut(&Record)) -> Result<Vec<Reco
 }
 
 pub fn run(args: &Args) -> Result<()> {
+    args.guest.setup_arg(args.constraints)?;
     if args.json {
         run_proofs(args, |r| println!("{}", r.to_json()))?;
     } else {
         println!(
-            "{} strategy, 2^{:.1} constraints, {} proofs, leak {} B/proof{}",
+            "{} guest, {} strategy, 2^{:.1} {}, {} proofs, leak {} B/proof{}",
+            args.guest,
             args.strategy.name(),
             (args.constraints as f64).log2(),
+            args.guest.size_unit(),
             args.proofs,
             args.leak,
             args.fail_every.map(|m| format!(", every {m}th proof traps")).unwrap_or_default()
         );
-        println!("{}", HEADER);
-        run_proofs(args, |r| println!("{}", row(r)))?;
+        let setup_done = |d: Duration| println!("setup {:.1} ms\n{HEADER}", d.as_secs_f64() * 1e3);
+        run_proofs_timed(args, setup_done, |r| println!("{}", row(r)))?;
     }
     Ok(())
 }
@@ -195,6 +209,7 @@ fn mib(bytes: u64) -> f64 {
 /// leaking, sometimes trapping workload, showing memory 0 staying flat.
 pub fn demo() -> Result<()> {
     let base = Args {
+        guest: Guest::Groth16,
         constraints: 1 << 12,
         proofs: 12,
         strategy: Strategy::Baseline,

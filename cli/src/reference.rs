@@ -1,9 +1,12 @@
-//! The reference Groth16 prover (prover-guest/groth16), built by this
-//! crate's build script and driven through the runtime.
+//! The guests prover-guest/ builds (the reference Groth16 with and without
+//! the SDK, and halo2), built by this crate's build script and driven
+//! through the runtime. They share one C ABI: `setup`, `prove`, `proof_ptr`,
+//! `proof_len`, `verify`, `set_leak`, `set_fail`, `alloc`, `dealloc`,
+//! `ephemeral_peak_live`, `ephemeral_high_water`.
 
 use std::sync::OnceLock;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use multimem_runtime::{Limits, ProofMetrics, Prover, Strategy};
 use multimem_transform::{Form, Options};
 use wasmtime::{Engine, Linker, Val};
@@ -11,18 +14,102 @@ use wasmtime::{Engine, Linker, Val};
 /// The untransformed reference prover (wasm32-unknown-unknown, release, names kept).
 pub const WASM: &[u8] = include_bytes!(env!("MULTIMEM_REFERENCE_WASM"));
 
+/// A prover module with the guests' C ABI.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Guest {
+    /// arkworks Groth16 over BN254, linked with the multimem guest SDK (the reference prover).
+    #[default]
+    Groth16,
+    /// The same prover without the SDK: std's allocator, no imports.
+    Groth16NoSdk,
+    /// zcash halo2_proofs 0.4 built unmodified, no SDK.
+    Halo2,
+}
+
+impl Guest {
+    pub const ALL: [Guest; 3] = [Guest::Groth16, Guest::Groth16NoSdk, Guest::Halo2];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Guest::Groth16 => "groth16",
+            Guest::Groth16NoSdk => "groth16-nosdk",
+            Guest::Halo2 => "halo2",
+        }
+    }
+
+    /// The untransformed module (wasm32-unknown-unknown, release, names kept).
+    pub fn wasm(self) -> &'static [u8] {
+        match self {
+            Guest::Groth16 => WASM,
+            Guest::Groth16NoSdk => include_bytes!(env!("MULTIMEM_GROTH16_NOSDK_WASM")),
+            Guest::Halo2 => include_bytes!(env!("MULTIMEM_HALO2_WASM")),
+        }
+    }
+
+    /// The module transformed in `form` with default options (done once per process).
+    pub fn transformed(self, form: Form) -> Result<&'static [u8]> {
+        static CACHE: [[OnceLock<Result<Vec<u8>, String>>; 2]; 3] = [const { [const { OnceLock::new() }; 2] }; 3];
+        let by_form = match form {
+            Form::Portable => 0,
+            Form::View => 1,
+        };
+        let by_guest = match self {
+            Guest::Groth16 => 0,
+            Guest::Groth16NoSdk => 1,
+            Guest::Halo2 => 2,
+        };
+        let cell = &CACHE[by_guest][by_form];
+        let wasm = cell.get_or_init(|| {
+            let options = Options { form, ..Options::default() };
+            multimem_transform::transform(self.wasm(), &options).map_err(|e| format!("{e:#}"))
+        });
+        wasm.as_deref().map_err(|e| anyhow!("transforming the {self} guest ({} form): {e}", form.name()))
+    }
+
+    /// The module a strategy runs.
+    pub fn module_for(self, strategy: Strategy) -> Result<&'static [u8]> {
+        strategy.form().map_or(Ok(self.wasm()), |form| self.transformed(form))
+    }
+
+    /// What the circuit size counts.
+    pub fn size_unit(self) -> &'static str {
+        match self {
+            Guest::Groth16 | Guest::Groth16NoSdk => "constraints",
+            Guest::Halo2 => "rows",
+        }
+    }
+
+    /// The argument `setup` takes for a circuit of `size`: Groth16 takes the
+    /// constraint count, halo2 takes `k` for `size = 2^k` rows.
+    pub fn setup_arg(self, size: u32) -> Result<u32> {
+        ensure!((16..=1 << 20).contains(&size), "circuit size {size} is outside 16..=2^20");
+        match self {
+            Guest::Groth16 | Guest::Groth16NoSdk => Ok(size),
+            Guest::Halo2 if size.is_power_of_two() => Ok(size.trailing_zeros()),
+            Guest::Halo2 => bail!("halo2 circuit sizes are rows, a power of two (1024 is k = 10), not {size}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Guest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Guest {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Guest::ALL
+            .into_iter()
+            .find(|g| g.name() == s)
+            .ok_or_else(|| format!("unknown guest `{s}` (expected groth16, groth16-nosdk or halo2)"))
+    }
+}
+
 /// The reference prover transformed in `form` with default options (done once per process).
 pub fn transformed(form: Form) -> &'static [u8] {
-    static PORTABLE: OnceLock<Vec<u8>> = OnceLock::new();
-    static VIEW: OnceLock<Vec<u8>> = OnceLock::new();
-    let cell = match form {
-        Form::Portable => &PORTABLE,
-        Form::View => &VIEW,
-    };
-    cell.get_or_init(|| {
-        let options = Options { form, ..Options::default() };
-        multimem_transform::transform(WASM, &options).expect("the reference prover transforms")
-    })
+    Guest::Groth16.transformed(form).expect("the reference prover transforms")
 }
 
 /// The module a strategy runs.
@@ -40,20 +127,31 @@ pub struct ProofOutput {
     pub ephemeral_high_water: u64,
 }
 
-/// The reference prover under one strategy.
+/// A guest under one strategy (the reference Groth16 unless loaded with [`Reference::load_guest`]).
 pub struct Reference {
     prover: Prover<()>,
+    guest: Guest,
 }
 
 impl Reference {
     pub fn load(engine: &Engine, strategy: Strategy, limits: Limits) -> Result<Self> {
-        Self::load_module(engine, module_for(strategy), strategy, limits)
+        Self::load_guest(engine, Guest::Groth16, strategy, limits)
     }
 
-    /// The reference prover as `wasm`, a build of it in the form `strategy` runs.
-    pub fn load_module(engine: &Engine, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
+    /// `guest` in the form `strategy` runs.
+    pub fn load_guest(engine: &Engine, guest: Guest, strategy: Strategy, limits: Limits) -> Result<Self> {
+        Self::load_module(engine, guest, guest.module_for(strategy)?, strategy, limits)
+    }
+
+    /// `guest` as `wasm`, a build of it in the form `strategy` runs.
+    pub fn load_module(engine: &Engine, guest: Guest, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
         let linker = Linker::new(engine);
-        Ok(Reference { prover: Prover::load(engine, &linker, wasm, strategy, limits)? })
+        let prover = Prover::load(engine, &linker, wasm, strategy, limits).with_context(|| format!("loading the {guest} guest"))?;
+        Ok(Reference { prover, guest })
+    }
+
+    pub fn guest(&self) -> Guest {
+        self.guest
     }
 
     pub fn prover(&mut self) -> &mut Prover<()> {
@@ -65,10 +163,12 @@ impl Reference {
         self.prover.restart()
     }
 
-    /// Generates (or selects) the keys for `constraints` constraints, in memory 0.
-    pub fn setup(&mut self, constraints: u32) -> Result<()> {
-        let status = self.prover.call("setup", &[Val::I32(constraints as i32)])?[0].unwrap_i32();
-        ensure!(status == 0, "setup({constraints}) returned status {status}");
+    /// Generates (or selects) the keys for a circuit of `size` (constraints,
+    /// or rows for halo2), in memory 0.
+    pub fn setup(&mut self, size: u32) -> Result<()> {
+        let arg = self.guest.setup_arg(size)?;
+        let status = self.prover.call("setup", &[Val::I32(arg as i32)])?[0].unwrap_i32();
+        ensure!(status == 0, "{} setup({arg}) returned status {status}", self.guest);
         Ok(())
     }
 

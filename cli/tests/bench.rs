@@ -13,7 +13,9 @@ fn every_approach_runs_and_reports_consistently() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let (records, modules): (Vec<_>, Vec<_>) = lines.into_iter().partition(|r| r.get("approach").is_some());
+    let reading = lines.iter().find_map(|r| r.get("rss_reading")).and_then(|r| r.as_str()).expect("the bench prints its reading of the plot").to_owned();
+    let (records, modules): (Vec<_>, Vec<_>) =
+        lines.into_iter().filter(|r| r.get("rss_reading").is_none()).partition(|r| r.get("approach").is_some());
     let names: Vec<&str> = records.iter().map(|r| r["approach"].as_str().unwrap()).collect();
     let all = ["baseline", "recreate", "in-place", "view", "private-view", "proxy", "process", "fork"];
     assert_eq!(names, all);
@@ -26,7 +28,14 @@ fn every_approach_runs_and_reports_consistently() {
     assert_eq!(records[0]["ratio_to_baseline"], 1.0);
     assert!(records[1]["memory1_peak_pages"].as_u64().unwrap() > 0, "recreate proves in memory 1");
     let svg = std::fs::read_to_string(&plot).unwrap();
-    assert_eq!(svg.matches("<polyline").count(), all.len(), "one line per approach");
+    let texts: Vec<&str> = svg.split("<text").skip(1).filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim())).collect();
+    for name in all {
+        assert!(texts.contains(&name), "the legend names {name}: {texts:?}");
+        if name != "baseline" {
+            assert!(reading.contains(name), "the reading covers {name}: {reading}");
+        }
+    }
+    assert!(texts.contains(&"RSS after the proof (MiB)") && texts.contains(&"proof (number)"), "axis labels with units: {texts:?}");
     let module_names: Vec<&str> = modules.iter().map(|m| m["module"].as_str().unwrap()).collect();
     assert_eq!(module_names, ["original", "portable", "view"]);
     assert_eq!(modules[0]["size_ratio"], 1.0);

@@ -101,3 +101,15 @@ fn host_supplied_memories_are_imported_under_the_names_asked_for() {
     let defined = write("host_defined.wasm", &wat("(module (memory 1) (func (export \"f\") (param i32) (result i32) local.get 0 i32.load))"));
     refuses(&defined, &["--import-ephemeral"], "add --import-persistent");
 }
+
+#[test]
+fn a_halo2_size_that_is_not_a_power_of_two_is_one_line() {
+    for args in [&["prove", "--guest", "halo2", "--constraints", "1000"][..], &["bench", "--guest", "halo2", "--sizes", "1024,1000"]] {
+        let result = multimem(args);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+        assert!(stderr.starts_with("error: ") && stderr.contains("power of two"), "{args:?}: {stderr}");
+        assert!(result.stdout.is_empty(), "{args:?}: nothing runs before the check");
+    }
+}

@@ -1,6 +1,7 @@
 //! One live instance during a call or a proof: call exports, read and write guest memory.
 
 use anyhow::{anyhow, bail, ensure, Result};
+use bytemuck::Pod;
 use wasmtime::{Instance, Memory, SharedMemory, Store, Trap, Val, WasmBacktrace};
 
 /// Memory 0 as the strategy holds it.
@@ -30,8 +31,8 @@ impl Memory0 {
 
 /// An instance of the prover for the duration of one call or proof.
 ///
-/// Pointers given to [`Session::read`] and [`Session::write`] are the
-/// guest's own: tagged pointers (at or above the split) address memory 1.
+/// Pointers given to [`Session::read`], [`Session::read_pod`] and the other
+/// reads and writes are the guest's own: tagged pointers (at or above the split) address memory 1.
 /// Under the view strategies every pointer is read through memory 1 (the
 /// view), which is what the guest sees, copy-on-write included.
 pub struct Session<'a, T: 'static> {
@@ -67,19 +68,54 @@ impl<T: 'static> Session<'_, T> {
 
     /// Copies `len` bytes at guest pointer `ptr` out of the memory the pointer's tag names.
     pub fn read(&mut self, ptr: u32, len: u32) -> Result<Vec<u8>> {
-        let (base, size, offset) = self.locate(ptr, len)?;
-        let mut out = vec![0; len as usize];
-        // SAFETY: `locate` checked the range against the memory's current size.
-        unsafe { std::ptr::copy_nonoverlapping(base.add(offset), out.as_mut_ptr(), out.len()) };
-        debug_assert!(offset + out.len() <= size);
-        Ok(out)
+        self.read_slice(ptr, len)
     }
 
     /// Copies `bytes` to guest pointer `ptr`.
     pub fn write(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
-        let len = u32::try_from(bytes.len())?;
+        self.write_slice(ptr, bytes)
+    }
+
+    /// Reads one plain-data value at guest pointer `ptr` (any alignment).
+    ///
+    /// The bytes are taken as they are: wasm stores little-endian, so on a
+    /// big-endian host a multi-byte field needs `from_le`.
+    pub fn read_pod<P: Pod>(&mut self, ptr: u32) -> Result<P> {
+        let mut value = P::zeroed();
+        self.copy_out(ptr, bytemuck::bytes_of_mut(&mut value))?;
+        Ok(value)
+    }
+
+    /// Reads `len` consecutive values (not bytes) at guest pointer `ptr`.
+    pub fn read_slice<P: Pod>(&mut self, ptr: u32, len: u32) -> Result<Vec<P>> {
+        let mut values = vec![P::zeroed(); len as usize];
+        self.copy_out(ptr, bytemuck::cast_slice_mut(&mut values))?;
+        Ok(values)
+    }
+
+    /// Writes one plain-data value to guest pointer `ptr`.
+    pub fn write_pod<P: Pod>(&mut self, ptr: u32, value: &P) -> Result<()> {
+        self.copy_in(ptr, bytemuck::bytes_of(value))
+    }
+
+    /// Writes consecutive values to guest pointer `ptr`.
+    pub fn write_slice<P: Pod>(&mut self, ptr: u32, values: &[P]) -> Result<()> {
+        self.copy_in(ptr, bytemuck::cast_slice(values))
+    }
+
+    fn copy_out(&mut self, ptr: u32, out: &mut [u8]) -> Result<()> {
+        let len = u32::try_from(out.len()).map_err(|_| anyhow!("{} bytes exceed a 32-bit memory", out.len()))?;
+        let (base, size, offset) = self.locate(ptr, len)?;
+        // SAFETY: `locate` checked the range against the memory's current size.
+        unsafe { std::ptr::copy_nonoverlapping(base.add(offset), out.as_mut_ptr(), out.len()) };
+        debug_assert!(offset + out.len() <= size);
+        Ok(())
+    }
+
+    fn copy_in(&mut self, ptr: u32, bytes: &[u8]) -> Result<()> {
+        let len = u32::try_from(bytes.len()).map_err(|_| anyhow!("{} bytes exceed a 32-bit memory", bytes.len()))?;
         let (base, _, offset) = self.locate(ptr, len)?;
-        // SAFETY: as in `read`; the guest is not running while the host holds the session.
+        // SAFETY: as in `copy_out`; the guest is not running while the host holds the session.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(offset), bytes.len()) };
         Ok(())
     }

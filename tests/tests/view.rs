@@ -92,7 +92,7 @@ fn memory_0_growth_during_a_proof_is_visible_through_the_view() -> anyhow::Resul
         let at = i32_of(p.call("grow_persistent", &[Val::I32(1234)])?);
         // Written through the view, read back both through the view and by the host.
         assert_eq!(i32_of(p.call("read", &[Val::I32(at)])?), 1234);
-        assert_eq!(p.read(at as u32, 4)?, 1234i32.to_le_bytes());
+        assert_eq!(p.read_pod::<i32>(at as u32)?, 1234);
         Ok(at)
     });
     let grown = grown?;
@@ -125,7 +125,7 @@ fn scratch_is_fresh_and_given_back_every_proof() -> anyhow::Result<()> {
         let (ptr, metrics) = prover.prove(|p| {
             assert_eq!(i32_of(p.call("scratch_pages", &[])?), 0, "memory 1 starts with no scratch");
             let ptr = i32_of(p.call("scratch", &[Val::I32(1024)])?) as u32;
-            assert_eq!(p.read(ptr + 65536 * 1023, 4)?, 7i32.to_le_bytes());
+            assert_eq!(p.read_pod::<i32>(ptr + 65536 * 1023)?, 7);
             Ok(ptr)
         });
         assert_eq!(ptr?, multimem_transform::DEFAULT_SPLIT);

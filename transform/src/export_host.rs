@@ -5,6 +5,7 @@ use walrus::ir::Value;
 use walrus::{ConstExpr, ExportItem, GlobalId, GlobalKind, Module, ValType};
 
 use crate::abi::*;
+use crate::globals::{find_stack_pointer, global_index, is_ours};
 use crate::Layout;
 
 pub struct HostInterface {
@@ -37,28 +38,4 @@ pub fn run(module: &mut Module, layout: &Layout) -> Result<HostInterface> {
     module.exports.add(EXPORT_PERSISTENT_MEMORY, ExportItem::Memory(layout.persistent));
     module.exports.add(EXPORT_EPHEMERAL_MEMORY, ExportItem::Memory(layout.ephemeral));
     Ok(HostInterface { proof_active, stack_pointer_index, exported_globals })
-}
-
-fn is_ours(name: Option<&str>) -> bool {
-    name.is_some_and(|n| n.starts_with("multimem_"))
-}
-
-/// `__stack_pointer` by name (LLVM's), else the first mutable i32 global defined by the module.
-pub fn find_stack_pointer(module: &Module) -> Option<GlobalId> {
-    let named = module.globals.iter().find(|g| g.name.as_deref() == Some("__stack_pointer"));
-    named
-        .or_else(|| {
-            module
-                .globals
-                .iter()
-                .find(|g| g.mutable && g.ty == ValType::I32 && matches!(g.kind, GlobalKind::Local(_)) && !is_ours(g.name.as_deref()))
-        })
-        .map(|g| g.id())
-}
-
-/// The index `global` has in the emitted module: imported globals first, then defined ones.
-pub fn global_index(module: &Module, global: GlobalId) -> u32 {
-    let imported = module.globals.iter().filter(|g| matches!(g.kind, GlobalKind::Import(_)));
-    let defined = module.globals.iter().filter(|g| matches!(g.kind, GlobalKind::Local(_)));
-    imported.chain(defined).position(|g| g.id() == global).expect("global belongs to the module") as u32
 }

@@ -29,9 +29,11 @@ mod call_order;
 mod check;
 mod dispatch;
 mod export_host;
+mod globals;
 pub mod host_section;
 mod import_memories;
 pub mod inspect;
+mod instrs;
 pub mod limit_memory;
 mod operands;
 #[cfg(feature = "opt")]

@@ -18,7 +18,7 @@ use anyhow::Result;
 use walrus::ir::{BinaryOp, Instr, MemoryGrow, UnaryOp, Value};
 use walrus::{FunctionBuilder, FunctionId, MemoryId, Module, ValType};
 
-use crate::dispatch::instr_seqs;
+use crate::instrs::instr_seqs;
 use crate::{Layout, PAGE};
 
 /// Name of the function every `memory.grow` of memory 0 calls.

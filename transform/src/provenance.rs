@@ -85,7 +85,7 @@ pub fn run(module: &Module, split: u32) -> HashMap<FunctionId, Accesses> {
         .filter(|g| !g.mutable && matches!(g.kind, GlobalKind::Local(ConstExpr::Value(Value::I32(c))) if (c as u32) < split))
         .map(|g| g.id())
         .collect();
-    let mut stack_pointer = crate::export_host::find_stack_pointer(module).filter(|&sp| {
+    let mut stack_pointer = crate::globals::find_stack_pointer(module).filter(|&sp| {
         matches!(module.globals.get(sp).kind, GlobalKind::Local(ConstExpr::Value(Value::I32(init))) if (init as u32) < split)
     });
     let effects = StackEffects::new(module);
@@ -216,7 +216,7 @@ impl Facts {
     fn new(func: &LocalFunction, module_locals: &walrus::ModuleLocals, stack_pointer: Option<GlobalId>) -> Facts {
         let mut locals = FxHashSet::default();
         let mut facts = Facts::default();
-        for seq in crate::dispatch::instr_seqs(func) {
+        for seq in crate::instrs::instr_seqs(func) {
             let instrs = &func.block(seq).instrs;
             facts.instrs += instrs.len();
             for (instr, _) in instrs {

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use walrus::ir::*;
 use walrus::{FunctionId, LocalFunction, LocalId, Module};
 
-use crate::dispatch::seqs_under;
+use crate::instrs::{instr_seqs, seqs_under};
 use crate::provenance::{Accesses, Origin};
 
 /// At most this many tags per function or loop: at most four copies.
@@ -197,7 +197,7 @@ fn next_loop(func: &LocalFunction, plan: &Plan, copies: &HashMap<InstrSeqId, Cop
     if plan.loops.is_empty() {
         return None;
     }
-    for parent in crate::dispatch::instr_seqs(func) {
+    for parent in instr_seqs(func) {
         for (at, (instr, _)) in func.block(parent).instrs.iter().enumerate() {
             let Instr::Loop(Loop { seq }) = instr else { continue };
             let original = copies.get(seq).map_or(*seq, |c| c.original);

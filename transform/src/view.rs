@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use walrus::ir::*;
 use walrus::{LocalFunction, MemoryId, Module};
 
-use crate::dispatch::{instr_seqs, retarget};
+use crate::instrs::{instr_seqs, retarget};
 use crate::{DispatchStats, Layout};
 
 pub fn run(module: &mut Module, layout: &Layout) -> Result<DispatchStats> {

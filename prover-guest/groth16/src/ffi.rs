@@ -7,18 +7,60 @@
 //! | `verify(ptr, len) -> 1 / 0 / status` | checks proof bytes the host put in memory 0 |
 //! | `set_leak(bytes)`, `set_fail(flag)` | workload knobs |
 //! | `alloc(len) -> ptr`, `dealloc(ptr, len)` | buffers for the host |
-//! | `ephemeral_peak_live()`, `ephemeral_high_water()` | memory 1 figures of the last proof |
+//! | `ephemeral_peak_live()`, `ephemeral_high_water()` | memory 1 figures of the last proof (0 without the SDK) |
 //!
 //! A status is 0 for success or a negative [`crate::Error::code`].
 #![cfg(target_arch = "wasm32")]
 
 use core::cell::UnsafeCell;
-use multimem_guest::{MultimemAlloc, Wasm};
 
 use crate::Prover;
 
-#[global_allocator]
-static ALLOC: MultimemAlloc<Wasm> = MultimemAlloc::new(Wasm);
+/// With the SDK: its routing allocator, proof-time allocations in memory 1.
+#[cfg(feature = "sdk")]
+mod heap {
+    use multimem_guest::{MultimemAlloc, Platform, Wasm};
+
+    #[global_allocator]
+    static ALLOC: MultimemAlloc<Wasm> = MultimemAlloc::new(Wasm);
+
+    /// The previous proof's buffer may be in a memory 1 that is gone: forget it, never free it.
+    pub fn release_previous_proof(stale: Vec<u8>) {
+        if Platform::is_ephemeral(Wasm, stale.as_ptr() as usize) {
+            core::mem::forget(stale);
+        }
+    }
+
+    pub fn reset_stats() {
+        ALLOC.reset_ephemeral_stats();
+    }
+
+    pub fn peak_live() -> u32 {
+        ALLOC.ephemeral_stats().1 as u32
+    }
+
+    pub fn high_water() -> u32 {
+        ALLOC.ephemeral_high_water() as u32
+    }
+}
+
+/// Without the SDK: std's allocator, everything in memory 0, no imports.
+#[cfg(not(feature = "sdk"))]
+mod heap {
+    pub fn release_previous_proof(stale: Vec<u8>) {
+        drop(stale);
+    }
+
+    pub fn reset_stats() {}
+
+    pub fn peak_live() -> u32 {
+        0
+    }
+
+    pub fn high_water() -> u32 {
+        0
+    }
+}
 
 struct State {
     prover: Prover,
@@ -47,12 +89,8 @@ pub extern "C" fn setup(constraints: u32) -> i32 {
 #[no_mangle]
 pub extern "C" fn prove(seed: u64) -> i32 {
     let s = state();
-    // The previous proof's buffer may be in a memory 1 that is gone: forget it, never free it.
-    let stale = core::mem::take(&mut s.proof);
-    if multimem_guest::Platform::is_ephemeral(Wasm, stale.as_ptr() as usize) {
-        core::mem::forget(stale);
-    }
-    ALLOC.reset_ephemeral_stats();
+    heap::release_previous_proof(core::mem::take(&mut s.proof));
+    heap::reset_stats();
     status(s.prover.prove(seed).map(|bytes| s.proof = bytes))
 }
 
@@ -100,10 +138,10 @@ pub unsafe extern "C" fn dealloc(ptr: *mut u8, len: u32) {
 
 #[no_mangle]
 pub extern "C" fn ephemeral_peak_live() -> u32 {
-    ALLOC.ephemeral_stats().1 as u32
+    heap::peak_live()
 }
 
 #[no_mangle]
 pub extern "C" fn ephemeral_high_water() -> u32 {
-    ALLOC.ephemeral_high_water() as u32
+    heap::high_water()
 }

@@ -4,7 +4,8 @@
 //!
 //! Natively it is a library ([`Prover`]); built for wasm32 it exports a
 //! plain C ABI (see `ffi`) and routes proof-time allocations with the
-//! multimem guest SDK.
+//! multimem guest SDK (feature `sdk`, on by default; without it the same
+//! prover uses std's allocator and imports nothing).
 
 mod circuit;
 mod ffi;
