@@ -5,7 +5,7 @@
 // a test: it prints a table and the ratios; timings are the machine's.
 //
 //   node js/bench/compare.mjs --multimem target/release/multimem --constraints 4096 --proofs 10
-//        [--guest groth16] [--wasm PATH] [--repeat 2]
+//        [--guest groth16|groth16-nosdk|halo2] [--wasm PATH] [--repeat 2]
 //
 // The Node running this script runs the Node rows (22 or newer). --wasm is the
 // untransformed guest (default: the reference prover cargo builds into
@@ -22,8 +22,11 @@ const root = join(here, '../..');
 const args = parse(process.argv.slice(2));
 const multimem = args.multimem ?? join(root, 'target/release/multimem');
 const guest = args.guest ?? 'groth16';
-const wasm = args.wasm ?? join(root, 'target/guest/wasm32-unknown-unknown/release/groth16_guest.wasm');
+const builds = { groth16: 'release/groth16_guest.wasm', 'groth16-nosdk': 'release-nosdk/groth16_guest.wasm', halo2: 'release/halo2_guest.wasm' };
+const wasm = args.wasm ?? join(root, 'target/guest/wasm32-unknown-unknown', builds[guest]);
+// Circuit size as `multimem prove` takes it: constraints, or rows for halo2 (whose setup takes k).
 const constraints = args.constraints ?? '4096';
+const setupArg = guest === 'halo2' ? String(Math.log2(Number(constraints))) : constraints;
 const proofs = args.proofs ?? '10';
 const repeat = Number(args.repeat ?? 1);
 
@@ -31,6 +34,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'multimem-bench-'));
 const hosted = join(scratch, 'guest.host.wasm');
 const t = performance.now();
 execFileSync(multimem, ['transform', wasm, '-o', hosted, '--import-persistent', '--import-ephemeral']);
+
 const transformMs = performance.now() - t;
 
 const runs = {
@@ -71,7 +75,7 @@ for (const [name, rows] of Object.entries(results)) {
 }
 
 function node(approachArgs) {
-  const out = execFileSync(process.execPath, ['--expose-gc', join(here, 'run.mjs'), ...approachArgs, constraints, proofs], { maxBuffer: 1 << 26 });
+  const out = execFileSync(process.execPath, ['--expose-gc', join(here, 'run.mjs'), ...approachArgs, setupArg, proofs], { maxBuffer: 1 << 26 });
   return lines(out).map((r) => ({ ...r, freshMs: (r.createMs ?? 0) + (r.dropMs ?? 0) }));
 }
 

@@ -74,6 +74,22 @@ fn real_glue_in_node22() -> Result<()> {
     node_test(&["test/glue.test.js"], &env).context("real glue with transformed modules")
 }
 
+/// A threaded module: memory 0 imported shared, as wasm-bindgen's and wasi-threads' glue create it.
+const THREADED: &str = r#"(module
+  (import "env" "memory" (memory 1 65536 shared))
+  (import "multimem" "ephemeral_grow" (func $grow (param i32) (result i32)))
+  (func (export "grow_ephemeral") (param i32) (result i32) local.get 0 call $grow)
+  (func (export "store") (param i32 i32) local.get 0 local.get 1 i32.atomic.store)
+  (func (export "load") (param i32) (result i32) local.get 0 i32.atomic.load))"#;
+
+#[test]
+fn threads_share_memory_1_in_node22() -> Result<()> {
+    let dir = scratch("threads")?;
+    let wasm = multimem_transform::transform(&wat::parse_str(THREADED)?, &js_host_options())?;
+    std::fs::write(dir.join("threaded.host.wasm"), wasm)?;
+    node_test(&["test/threads.test.js"], &[("MULTIMEM_NODE_INPUTS", &dir)])
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
