@@ -40,7 +40,7 @@ const transformMs = performance.now() - t;
 const runs = {
   'node baseline': () => node(['baseline', wasm]),
   'node JS host': () => node(['host', hosted]),
-  'node JS host + collect': () => node(['host', hosted, 'collect']),
+  'node JS host + collect': () => node(['host', hosted], ['collect']),
   'wasmtime baseline': () => wasmtime('baseline'),
   'wasmtime recreate': () => wasmtime('recreate'),
 };
@@ -74,13 +74,13 @@ for (const [name, rows] of Object.entries(results)) {
   console.log(`| ${name} | ${wall.toFixed(0)} | ${(wall / base).toFixed(3)} | ${(wall / wasmtimeBase).toFixed(3)} | ${name.includes('baseline') ? '–' : fresh.toFixed(2)} | ${mib(first)} | ${mib(last)} | ${mib(max)} | ${mib(m0)} | ${mib(m1)} |`);
 }
 
-function node(approachArgs) {
-  const out = execFileSync(process.execPath, ['--expose-gc', join(here, 'run.mjs'), ...approachArgs, setupArg, proofs], { maxBuffer: 1 << 26 });
+function node(approachArgs, extra = []) {
+  const out = execFileSync(process.execPath, ['--expose-gc', join(here, 'run.mjs'), ...approachArgs, setupArg, proofs, ...extra], { maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
   return lines(out).map((r) => ({ ...r, freshMs: (r.createMs ?? 0) + (r.dropMs ?? 0) }));
 }
 
 function wasmtime(strategy) {
-  const out = execFileSync(multimem, ['prove', '--strategy', strategy, '--constraints', constraints, '--proofs', proofs, '--json', ...(guest === 'groth16' ? [] : ['--guest', guest])], { maxBuffer: 1 << 26 });
+  const out = execFileSync(multimem, ['prove', '--strategy', strategy, '--constraints', constraints, '--proofs', proofs, '--json', ...(guest === 'groth16' ? [] : ['--guest', guest])], { maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
   return lines(out).map((r) => {
     if (!r.ok) throw new Error(`wasmtime ${strategy} proof ${r.proof}: ${r.error}`);
     return {
