@@ -5,7 +5,7 @@
 // a test: it prints a table and the ratios; timings are the machine's.
 //
 //   node js/bench/compare.mjs --multimem target/release/multimem --constraints 4096 --proofs 10
-//        [--guest groth16|groth16-nosdk|halo2] [--wasm PATH] [--repeat 2]
+//        [--guest groth16|groth16-nosdk|halo2] [--wasm PATH] [--repeat 2] [--leak BYTES]
 //
 // The Node running this script runs the Node rows (22 or newer). --wasm is the
 // untransformed guest (default: the reference prover cargo builds into
@@ -29,6 +29,7 @@ const constraints = args.constraints ?? '4096';
 const setupArg = guest === 'halo2' ? String(Math.log2(Number(constraints))) : constraints;
 const proofs = args.proofs ?? '10';
 const repeat = Number(args.repeat ?? 1);
+const leak = args.leak ?? '0';
 
 const scratch = mkdtempSync(join(tmpdir(), 'multimem-bench-'));
 const hosted = join(scratch, 'guest.host.wasm');
@@ -59,7 +60,7 @@ const median = (xs) => {
 const mib = (b) => (b / 2 ** 20).toFixed(1);
 const base = median(results['node baseline'].map((r) => r.wallMs));
 const wasmtimeBase = median(results['wasmtime baseline'].map((r) => r.wallMs));
-console.log(`guest ${guest}, ${constraints} constraints, ${proofs} proofs x ${repeat} runs; Node ${process.version}; transform ${transformMs.toFixed(0)} ms`);
+console.log(`guest ${guest}, ${constraints} constraints, ${proofs} proofs x ${repeat} runs, ${leak} bytes leaked per proof; Node ${process.version}; transform ${transformMs.toFixed(0)} ms`);
 console.log('| approach | proof ms (median) | vs Node baseline | vs wasmtime baseline | fresh ms | RSS after proof 1 MiB | RSS after last MiB | max RSS MiB | memory 0 MiB | memory 1 MiB |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const [name, rows] of Object.entries(results)) {
@@ -75,12 +76,12 @@ for (const [name, rows] of Object.entries(results)) {
 }
 
 function node(approachArgs, extra = []) {
-  const out = execFileSync(process.execPath, ['--expose-gc', join(here, 'run.mjs'), ...approachArgs, setupArg, proofs, ...extra], { maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(process.execPath, ['--expose-gc', join(here, 'run.mjs'), ...approachArgs, setupArg, proofs, ...extra, `leak=${leak}`], { maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
   return lines(out).map((r) => ({ ...r, freshMs: (r.createMs ?? 0) + (r.dropMs ?? 0) }));
 }
 
 function wasmtime(strategy) {
-  const out = execFileSync(multimem, ['prove', '--strategy', strategy, '--constraints', constraints, '--proofs', proofs, '--json', ...(guest === 'groth16' ? [] : ['--guest', guest])], { maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync(multimem, ['prove', '--strategy', strategy, '--constraints', constraints, '--proofs', proofs, '--leak', leak, '--json', ...(guest === 'groth16' ? [] : ['--guest', guest])], { maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'inherit'] });
   return lines(out).map((r) => {
     if (!r.ok) throw new Error(`wasmtime ${strategy} proof ${r.proof}: ${r.error}`);
     return {

@@ -3,11 +3,13 @@
 // prove(seed), proof_ptr(), proof_len()): the Groth16 reference and the halo2 guest.
 //
 //   node --expose-gc js/bench/run.mjs baseline GUEST.wasm CONSTRAINTS PROOFS
-//   node --expose-gc js/bench/run.mjs host GUEST.host.wasm CONSTRAINTS PROOFS [collect]
+//   node --expose-gc js/bench/run.mjs host GUEST.host.wasm CONSTRAINTS PROOFS [collect] [leak=BYTES]
 import { readFileSync } from 'node:fs';
 import { Prover } from '../src/index.js';
 
-const [approach, path, constraints, proofs, collect] = process.argv.slice(2);
+const [approach, path, constraints, proofs, ...rest] = process.argv.slice(2);
+const collect = rest.includes('collect') ? 'collect' : undefined;
+const leak = Number(rest.find((a) => a.startsWith('leak='))?.slice(5) ?? 0);
 const bytes = readFileSync(path);
 const split = 0x8000_0000;
 const usage = () => {
@@ -25,6 +27,7 @@ if (approach === 'baseline') {
   const { instance } = await WebAssembly.instantiate(bytes, { multimem });
   const e = instance.exports;
   check(e.setup(Number(constraints)), 'setup');
+  e.set_leak(leak);
   const setupMs = performance.now() - started;
   for (let seed = 1; seed <= Number(proofs); seed++) {
     const t = performance.now();
@@ -36,6 +39,7 @@ if (approach === 'baseline') {
 } else {
   const prover = await Prover.load(bytes, { imports: {}, collect: collectNow });
   check(prover.call('setup', Number(constraints)), 'setup');
+  prover.call('set_leak', leak);
   const setupMs = performance.now() - started;
   for (let seed = 1; seed <= Number(proofs); seed++) {
     const { value, metrics } = prover.prove((p) => {

@@ -18,6 +18,9 @@ const PAGE = 65536;
 const { Instance, instantiate } = WebAssembly;
 const HOST_SECTION = 'multimem.host';
 const PROOF_ACTIVE = 'multimem.proof_active';
+// A routed module's proof counter: its ephemeral heap's layout alternates with
+// the parity, so that a stale pointer of the last proof misses this one's heap.
+const PROOF_EPOCH = 'multimem.proof_epoch';
 
 /** Reads what a transformed module tells its host (its `multimem.host` custom section). */
 export function hostSection(module) {
@@ -126,6 +129,7 @@ export class Prover {
   #exports = null;
   #ephemeralMaxPages;
   #collect;
+  #proofs = 0;
 
   /** Compiles `source` (bytes or a `WebAssembly.Module`) and creates memory 0. */
   static async load(source, options = {}) {
@@ -354,6 +358,9 @@ export class Prover {
 
   #begin(instance, memory1, started) {
     carry(this.#persistent, instance, this.#spec);
+    const epoch = instance.exports[PROOF_EPOCH];
+    if (epoch !== undefined) epoch.value = this.#proofs | 0;
+    this.#proofs++;
     instance.exports[PROOF_ACTIVE].value = 1;
     this.#current = instance;
     const session = new Session(instance, this.memory0, memory1, this.split);
