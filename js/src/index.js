@@ -130,6 +130,7 @@ export class Prover {
   #ephemeralMaxPages;
   #collect;
   #proofs = 0;
+  #proving = false;
 
   /** Compiles `source` (bytes or a `WebAssembly.Module`) and creates memory 0. */
   static async load(source, options = {}) {
@@ -271,6 +272,7 @@ export class Prover {
 
   /** Runs `fn` with no proof active (several calls, reading and writing memory 0). */
   run(fn) {
+    if (this.#proving) throw new Error('a proof is running: use its session');
     const session = new Session(this.#started(), this.memory0, null, this.split);
     try {
       return fn(session);
@@ -305,8 +307,7 @@ export class Prover {
   #proveIn(fn) {
     const started = performance.now();
     const memory1 = this.#newMemory1();
-    const instance = new Instance(this.module, this.#withMemory1(memory1));
-    const proof = this.#begin(instance, memory1, started);
+    const proof = this.#begin(() => new Instance(this.module, this.#withMemory1(memory1)), memory1, started);
     let value;
     let failure = null;
     try {
@@ -320,8 +321,14 @@ export class Prover {
   async #proveInAsync(fn) {
     const started = performance.now();
     const memory1 = this.#newMemory1();
-    const instance = await instantiate(this.module, this.#withMemory1(memory1));
-    const proof = this.#begin(instance, memory1, started);
+    let instance;
+    try {
+      instance = await instantiate(this.module, this.#withMemory1(memory1));
+    } catch (e) {
+      this.#proving = false;
+      throw e;
+    }
+    const proof = this.#begin(() => instance, memory1, started);
     let value;
     let failure = null;
     try {
@@ -346,7 +353,8 @@ export class Prover {
 
   #newMemory1() {
     this.#started();
-    if (this.#current !== this.#persistent) throw new Error('a proof is running already');
+    if (this.#proving) throw new Error('a proof is running already');
+    this.#proving = true;
     return new WebAssembly.Memory({ initial: 0, maximum: this.#ephemeralMaxPages, shared: this.shared });
   }
 
@@ -356,8 +364,16 @@ export class Prover {
     return { ...this.#merged, [m1]: { ...this.#merged[m1], [n1]: memory1 } };
   }
 
-  #begin(instance, memory1, started) {
-    carry(this.#persistent, instance, this.#spec);
+  /** The proof's instance made and entered; a failure here ends the proof before it began. */
+  #begin(make, memory1, started) {
+    let instance;
+    try {
+      instance = make();
+      carry(this.#persistent, instance, this.#spec);
+    } catch (e) {
+      this.#proving = false;
+      throw e;
+    }
     const epoch = instance.exports[PROOF_EPOCH];
     if (epoch !== undefined) epoch.value = this.#proofs | 0;
     this.#proofs++;
@@ -372,6 +388,7 @@ export class Prover {
     const wallMs = performance.now() - proof.began;
     if (failure === null) carry(proof.instance, this.#persistent, this.#spec);
     this.#current = this.#persistent;
+    this.#proving = false;
     const memory1Pages = pagesOf(proof.memory1);
     proof.session.close();
     const metrics = { createMs: proof.createMs, wallMs, memory0Pages: this.memory0Pages, memory1Pages };

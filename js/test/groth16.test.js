@@ -128,3 +128,14 @@ test('the untransformed module with no-proof answers is the baseline: same proof
   const bytes = new Uint8Array(e.memory.buffer, e.proof_ptr() >>> 0, e.proof_len());
   assert.equal(hex(bytes), expected.proofs[0]);
 });
+
+test('one proof at a time: a second proveAsync while one runs is refused', async () => {
+  const prover = await loadReference();
+  const first = prover.proveAsync(async (p) => {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return p.call('prove', 1n);
+  });
+  await assert.rejects(prover.proveAsync((p) => p.call('prove', 2n)), /a proof is running already/);
+  assert.equal((await first).value, 0);
+  assert.equal(hex(prove(prover, 3).value), expected.proofs[2], 'the prover goes on');
+});
