@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use multimem::reference::{Reference, WASM};
+use multimem::reference::{Guest, Reference};
 use multimem_runtime::{Limits, Strategy};
 use multimem_tests::corpus::{fetch, CORPUS};
 use multimem_tests::node::{node_test, npm_install, scratch};
@@ -19,26 +19,38 @@ pub fn js_host_options() -> Options {
     Options { import_persistent: Some(Import::Default), import_ephemeral: Some(Import::Default), ..Options::default() }
 }
 
-/// Constraints and proofs of the Groth16 tests: small, so 50 proofs take seconds.
-const CONSTRAINTS: u32 = 256;
+/// Proofs per guest in the Node tests (at small sizes they take seconds).
 const PROOFS: u64 = 50;
 
-#[test]
-fn reference_groth16_in_node22() -> Result<()> {
-    let dir = scratch("groth16")?;
-    std::fs::write(dir.join("groth16.wasm"), WASM)?;
-    std::fs::write(dir.join("groth16.mm.wasm"), multimem_transform::transform(WASM, &js_host_options())?)?;
+/// The guests the JS host proves with, at their test size (constraints, or rows
+/// for halo2), and how each is transformed.
+fn node_guests() -> Vec<(Guest, u32, Options)> {
+    vec![(Guest::Groth16, 256, js_host_options())]
+}
 
-    // The wasmtime runtime's proofs for the same seeds, which Node must reproduce byte for byte.
-    let engine = multimem_runtime::engine()?;
-    let mut reference = Reference::load(&engine, Strategy::Recreate, Limits::default())?;
-    reference.setup(CONSTRAINTS)?;
-    let mut proofs = Vec::new();
-    for seed in 1..=PROOFS {
-        proofs.push(hex(&reference.prove(seed).0?.bytes));
+#[test]
+fn reference_provers_in_node22() -> Result<()> {
+    let root = scratch("provers")?;
+    let mut listed = Vec::new();
+    for (guest, size, options) in node_guests() {
+        let dir = root.join(guest.name());
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("guest.wasm"), guest.wasm())?;
+        std::fs::write(dir.join("guest.host.wasm"), multimem_transform::transform(guest.wasm(), &options)?)?;
+        // The wasmtime runtime's proofs for the same seeds, which Node must reproduce byte for byte.
+        let engine = multimem_runtime::engine()?;
+        let mut reference = Reference::load_guest(&engine, guest, Strategy::Recreate, Limits::default())?;
+        reference.setup(size)?;
+        let mut proofs = Vec::new();
+        for seed in 1..=PROOFS {
+            proofs.push(hex(&reference.prove(seed).0.with_context(|| format!("{guest} proof {seed} in wasmtime"))?.bytes));
+        }
+        let expected = json!({"guest": guest.name(), "setup": guest.setup_arg(size)?, "proofs": proofs});
+        std::fs::write(dir.join("expected.json"), expected.to_string())?;
+        listed.push(guest.name());
     }
-    std::fs::write(dir.join("expected.json"), json!({"constraints": CONSTRAINTS, "proofs": proofs}).to_string())?;
-    node_test(&["test/groth16.test.js"], &[("MULTIMEM_NODE_INPUTS", &dir)])
+    std::fs::write(root.join("guests.json"), json!(listed).to_string())?;
+    node_test(&["test/provers.test.js"], &[("MULTIMEM_NODE_INPUTS", &root)])
 }
 
 #[test]
