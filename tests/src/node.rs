@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
@@ -53,6 +54,9 @@ fn major_version(node: &Path) -> Option<u32> {
 /// Installs `packages` (npm specs such as `sql.js@1.16.0`) into
 /// `target/npm/<name>` once and returns that folder (its `node_modules` holds them).
 pub fn npm_install(name: &str, packages: &[&str]) -> Result<PathBuf> {
+    // The tests of one binary run on threads: one installs, the others wait and reuse it.
+    static INSTALL: Mutex<()> = Mutex::new(());
+    let _turn = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = target_dir().join("npm").join(name);
     let stamp = dir.join(".installed");
     let wanted = packages.join(" ");
