@@ -8,7 +8,9 @@
 //! dispatch on that tag, unless the tag is known: stack and static addresses
 //! stay on memory 0, and functions and loops get one copy per combination of
 //! their pointers' tags, chosen once on entry. `memory.size`/`memory.grow` of
-//! memory 0 stay as they are (they are the persistent allocator's view).
+//! memory 0 stay (they are the persistent allocator's view), except that a
+//! grow past the split fails: memory 0 keeps its declared limits, so the
+//! output accepts every memory the input accepted (a drop-in for its glue).
 //!
 //! That is the portable [`Form`]. The [`Form::View`] form is for a host that
 //! builds memory 1 as a view whose range below the split maps memory 0's
