@@ -95,9 +95,10 @@ pub struct Args {
     /// One JSON object per approach and size instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Write a plot of RSS against proof number (largest size) to this file: SVG, or PNG for a `.png` name.
-    #[arg(long)]
-    pub plot: Option<PathBuf>,
+    /// Write a chart of RSS against proof number (largest size) to this file: SVG, or PNG for a `.png` name.
+    /// Repeat it to draw the same measurements into several files.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Vec<PathBuf>,
     /// The `multimem` executable the process approach spawns (default: this one).
     #[arg(long, hide = true)]
     pub exe: Option<PathBuf>,
@@ -496,14 +497,16 @@ pub fn run(args: &Args) -> Result<()> {
     eprintln!();
     let smallest = args.sizes.iter().copied().min().unwrap_or(1 << 10);
     let modules = module_costs(args.guest, &args.approaches, smallest)?;
-    let reading = match &args.plot {
-        Some(path) => {
-            let series = isolated_rss(args, &summaries)?;
-            let title = "RSS after each proof, each approach in a process of its own";
-            crate::plot::write(path, &crate::plot::RssChart { title, subtitle: &plot_workload(args), lines: &series })?;
-            Some(rss_reading(&series))
+    let reading = if args.plot.is_empty() {
+        None
+    } else {
+        let series = isolated_rss(args, &summaries)?;
+        let subtitle = plot_workload(args);
+        let chart = crate::plot::RssChart { title: "RSS after each proof, each approach in a process of its own", subtitle: &subtitle, lines: &series };
+        for path in &args.plot {
+            crate::plot::write(path, &chart)?;
         }
-        None => None,
+        Some(rss_reading(&series))
     };
     if args.json {
         for s in &summaries {

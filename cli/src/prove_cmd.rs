@@ -45,6 +45,11 @@ pub struct Args {
     /// Per-proof deadline in milliseconds.
     #[arg(long, value_name = "MS")]
     pub deadline: Option<u64>,
+    /// Transform with the escape check and report, per proof, the stores of
+    /// proof-time pointers into memory 0 and the functions that made them
+    /// (portable strategies; a guest without the SDK is routed).
+    #[arg(long)]
+    pub check_escapes: bool,
     /// One JSON object per proof per line instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -74,6 +79,8 @@ pub struct Record {
     pub verified: bool,
     pub error: Option<String>,
     pub metrics: ProofMetrics,
+    /// Escapes logged (function and address, at most 512) and how many there were.
+    pub escapes: (Vec<String>, u64),
     /// Peak live bytes of the guest's ephemeral heap, and how much of memory 1 it took.
     pub ephemeral: Option<(u64, u64)>,
 }
@@ -96,6 +103,8 @@ impl Record {
             "rss_bytes": m.rss_bytes,
             "ephemeral_peak_live_bytes": self.ephemeral.map(|e| e.0),
             "ephemeral_high_water_bytes": self.ephemeral.map(|e| e.1),
+            "escapes": self.escapes.1,
+            "escapes_logged": self.escapes.0,
         })
     }
 }
@@ -108,6 +117,8 @@ pub struct Outcome {
     pub error: Option<String>,
     pub metrics: ProofMetrics,
     pub ephemeral: Option<(u64, u64)>,
+    /// Escapes logged and how many there were (see [`crate::reference::ProofOutput::escapes`]).
+    pub escapes: (Vec<multimem_runtime::Escape>, u64),
 }
 
 /// Whether proof `proof` (from 1) is one the trap workload makes fail.
@@ -125,6 +136,7 @@ pub fn prove_once(reference: &mut Reference, seed: u64, fail: bool, size: Option
     }
     let (output, metrics) = reference.prove(seed);
     let ephemeral = output.as_ref().ok().map(|out| (out.ephemeral_peak_live, out.ephemeral_high_water));
+    let escapes = output.as_ref().map(|out| out.escapes.clone()).unwrap_or_default();
     let (verified, error) = match output {
         Ok(out) => match reference.verify(&out.bytes) {
             Ok(v) => (v, None),
@@ -132,7 +144,7 @@ pub fn prove_once(reference: &mut Reference, seed: u64, fail: bool, size: Option
         },
         Err(e) => (false, Some(format!("{e:#}"))),
     };
-    Outcome { ok: error.is_none(), verified, error, metrics, ephemeral }
+    Outcome { ok: error.is_none(), verified, error, metrics, ephemeral, escapes }
 }
 
 /// Sets up the guest and runs `args.proofs` proofs, calling `each` after every one.
@@ -144,7 +156,15 @@ pub fn run_proofs(args: &Args, each: impl FnMut(&Record)) -> Result<Vec<Record>>
 pub fn run_proofs_timed(args: &Args, setup_done: impl FnOnce(Duration), mut each: impl FnMut(&Record)) -> Result<Vec<Record>> {
     args.guest.setup_arg(args.constraints)?;
     let engine = multimem_runtime::engine_for(args.strategy)?;
-    let mut reference = Reference::load_guest(&engine, args.guest, args.strategy, args.limits())?;
+    let (mut reference, sites) = if args.check_escapes {
+        let options = multimem_transform::Options { route: multimem_transform::Route::On, check_escapes: true, ..Default::default() };
+        anyhow::ensure!(args.strategy.form() == Some(multimem_transform::Form::Portable), "--check-escapes needs a portable strategy (recreate or in-place)");
+        let wasm = multimem_transform::transform(args.guest.wasm(), &options)?;
+        let sites = multimem_transform::escapes::sites(&wasm);
+        (Reference::load_module(&engine, args.guest, &wasm, args.strategy, args.limits())?, sites)
+    } else {
+        (Reference::load_guest(&engine, args.guest, args.strategy, args.limits())?, Vec::new())
+    };
     let start = Instant::now();
     reference.setup(args.constraints)?;
     setup_done(start.elapsed());
@@ -153,9 +173,10 @@ pub fn run_proofs_timed(args: &Args, setup_done: impl FnOnce(Duration), mut each
     for proof in 1..=args.proofs {
         let size = args.mixed.then(|| mixed_size(args.constraints, proof));
         let seed = args.seed + u64::from(proof) - 1;
-        let Outcome { ok, verified, error, metrics, ephemeral } =
+        let Outcome { ok, verified, error, metrics, ephemeral, escapes } =
             prove_once(&mut reference, seed, traps(args.fail_every, proof), size);
-        let record = Record { proof, strategy: args.strategy, ok, verified, error, metrics, ephemeral };
+        let named = escapes.0.iter().map(|e| format!("{} at {:#x}", sites.get(e.site as usize).map_or("?", String::as_str), e.address)).collect();
+        let record = Record { proof, strategy: args.strategy, ok, verified, error, metrics, escapes: (named, escapes.1), ephemeral };
         each(&record);
         records.push(record);
     }
@@ -178,7 +199,12 @@ pub fn run(args: &Args) -> Result<()> {
             args.fail_every.map(|m| format!(", every {m}th proof traps")).unwrap_or_default()
         );
         let setup_done = |d: Duration| println!("setup {:.1} ms\n{HEADER}", d.as_secs_f64() * 1e3);
-        run_proofs_timed(args, setup_done, |r| println!("{}", row(r)))?;
+        run_proofs_timed(args, setup_done, |r| {
+            println!("{}", row(r));
+            if args.check_escapes {
+                println!("       escapes: {}{}", r.escapes.1, if r.escapes.0.is_empty() { String::new() } else { format!(" ({})", r.escapes.0.join(", ")) });
+            }
+        })?;
     }
     Ok(())
 }
@@ -220,6 +246,7 @@ pub fn demo() -> Result<()> {
         max_memory0: None,
         deadline: None,
         seed: 1,
+        check_escapes: false,
         json: false,
     };
     println!("multimem demo: reference Groth16 prover (BN254, 2^12 constraints), 12 proofs,");

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use multimem_runtime::{Limits, ProofMetrics, Prover, Strategy};
-use multimem_transform::{Form, Options};
+use multimem_transform::{Form, Options, Route};
 use wasmtime::{Engine, Linker, Val};
 
 /// The untransformed reference prover (wasm32-unknown-unknown, release, names kept).
@@ -60,7 +60,9 @@ impl Guest {
         };
         let cell = &CACHE[by_guest][by_form];
         let wasm = cell.get_or_init(|| {
-            let options = Options { form, ..Options::default() };
+            // The portable form routes the guest's own allocator (a guest with the SDK routes itself).
+            let route = if form == Form::Portable { Route::On } else { Route::Off };
+            let options = Options { form, route, ..Options::default() };
             multimem_transform::transform(self.wasm(), &options).map_err(|e| format!("{e:#}"))
         });
         wasm.as_deref().map_err(|e| anyhow!("transforming the {self} guest ({} form): {e}", form.name()))
@@ -125,6 +127,9 @@ pub struct ProofOutput {
     pub ephemeral_peak_live: u64,
     /// Bytes of memory 1 the guest's ephemeral heap took.
     pub ephemeral_high_water: u64,
+    /// Stores of proof-time pointers into memory 0 logged during the proof
+    /// (a module transformed with the escape check), and how many there were.
+    pub escapes: (Vec<multimem_runtime::Escape>, u64),
 }
 
 /// A guest under one strategy (the reference Groth16 unless loaded with [`Reference::load_guest`]).
@@ -189,9 +194,16 @@ impl Reference {
             let ptr = proof.call("proof_ptr", &[])?[0].unwrap_i32() as u32;
             let len = proof.call("proof_len", &[])?[0].unwrap_i32() as u32;
             let bytes = proof.read(ptr, len).context("reading the proof")?;
-            let ephemeral_peak_live = proof.call("ephemeral_peak_live", &[])?[0].unwrap_i32() as u32 as u64;
-            let ephemeral_high_water = proof.call("ephemeral_high_water", &[])?[0].unwrap_i32() as u32 as u64;
-            Ok(ProofOutput { bytes, ephemeral_peak_live, ephemeral_high_water })
+            // The heap's header in memory 1 (the SDK's or the routed one), else what the guest says.
+            let (ephemeral_peak_live, ephemeral_high_water) = match proof.heap() {
+                Some(heap) => (heap.peak_live, heap.high_water),
+                None => (
+                    proof.call("ephemeral_peak_live", &[])?[0].unwrap_i32() as u32 as u64,
+                    proof.call("ephemeral_high_water", &[])?[0].unwrap_i32() as u32 as u64,
+                ),
+            };
+            let escapes = (proof.escapes(), proof.heap().map_or(0, |h| h.escapes));
+            Ok(ProofOutput { bytes, ephemeral_peak_live, ephemeral_high_water, escapes })
         })
     }
 

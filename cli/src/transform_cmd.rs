@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use multimem_transform::{Form, Import, Options, StoreAnchor};
+use multimem_transform::find_allocator::{self, Role};
+use multimem_transform::{Form, Import, Options, Route, StoreAnchor};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -42,6 +43,21 @@ pub struct Args {
     /// fresh one (default: `ephemeral_memory` next to memory 0's import, or `=MODULE.NAME`).
     #[arg(long, value_name = "MODULE.NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub import_ephemeral: Option<String>,
+    /// Do not route the module's allocator to memory 1 (then only a guest
+    /// that links the multimem SDK allocates in memory 1 during proofs).
+    #[arg(long, conflicts_with = "allocator")]
+    pub no_route: bool,
+    /// Name the allocator's entry points by hand, for stripped modules:
+    /// ROLE=FUNC,... with FUNC a function name, export or index, and ROLE one of
+    /// __rust_alloc, __rust_alloc_zeroed, __rust_dealloc, __rust_realloc, malloc,
+    /// calloc, free, realloc, posix_memalign, aligned_alloc, memalign,
+    /// malloc_usable_size, dlmalloc.malloc, dlmalloc.free, dlmalloc.realloc, dlmalloc.memalign.
+    #[arg(long, value_name = "ROLE=FUNC,...", value_parser = find_allocator::parse_manual)]
+    pub allocator: Option<Vec<(Role, String)>>,
+    /// Record every store of a proof-time (memory 1) pointer into memory 0
+    /// outside the stack, with the function that made it (`multimem prove` reports them).
+    #[arg(long)]
+    pub check_escapes: bool,
     /// Print what was rewritten as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -85,6 +101,10 @@ pub fn run(args: &Args) -> Result<()> {
         version: !args.no_version,
         import_persistent,
         import_ephemeral,
+        // The view form has no room for the routed heap: routing is for the portable form.
+        route: if args.no_route || args.form == Form::View { Route::Off } else { Route::On },
+        allocator: args.allocator.clone().unwrap_or_default(),
+        check_escapes: args.check_escapes,
     };
     let (out, report) =
         multimem_transform::transform_with_report(&wasm, &options).with_context(|| format!("{}", args.input.display()))?;

@@ -27,7 +27,8 @@ fn wat(text: &str) -> Vec<u8> {
 fn refuses(input: &str, extra: &[&str], reason: &str) {
     let out = scratch(&format!("{}.out.wasm", Path::new(input).file_name().unwrap().to_str().unwrap()));
     let _ = std::fs::remove_file(&out);
-    let mut args = vec!["transform", input, "-o", out.to_str().unwrap()];
+    // These inputs have no allocator: what is refused here is the module itself, not routing.
+    let mut args = vec!["transform", input, "-o", out.to_str().unwrap(), "--no-route"];
     args.extend_from_slice(extra);
     let result = multimem(&args);
     let stderr = String::from_utf8_lossy(&result.stderr);
@@ -59,7 +60,7 @@ fn bad_inputs_are_refused_with_a_reason() {
 fn transform_writes_a_valid_module_and_inspect_describes_it() {
     let input = write("ok.wasm", &wat("(module (memory 1) (func (export \"f\") (param i32) (result i32) local.get 0 i32.load))"));
     let output = scratch("ok.out.wasm");
-    let result = multimem(&["transform", &input, "-o", output.to_str().unwrap(), "--json"]);
+    let result = multimem(&["transform", &input, "-o", output.to_str().unwrap(), "--json", "--no-route"]);
     assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
     let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     assert_eq!(report["rewritten"]["loads"], 1);
@@ -80,7 +81,7 @@ fn transform_writes_a_valid_module_and_inspect_describes_it() {
 fn optimised_output_validates() {
     let input = write("opt.wasm", &wat("(module (memory 1 1 shared) (func (export \"f\") (param i32) (result i32) local.get 0 i32.atomic.load))"));
     let output = scratch("opt.out.wasm");
-    let result = multimem(&["transform", &input, "-o", output.to_str().unwrap(), "-O", "2"]);
+    let result = multimem(&["transform", &input, "-o", output.to_str().unwrap(), "-O", "2", "--no-route"]);
     assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
     wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all()).validate_all(&std::fs::read(&output).unwrap()).unwrap();
 }
@@ -112,4 +113,27 @@ fn a_halo2_size_that_is_not_a_power_of_two_is_one_line() {
         assert!(stderr.starts_with("error: ") && stderr.contains("power of two"), "{args:?}: {stderr}");
         assert!(result.stdout.is_empty(), "{args:?}: nothing runs before the check");
     }
+}
+
+/// Routing is on by default: a module with no allocator to route is refused
+/// in one line that says what to pass; `inspect` says the same.
+#[test]
+fn a_module_without_an_allocator_is_refused_unless_no_route() {
+    let input = scratch("no_allocator.wasm");
+    std::fs::write(&input, wat(r#"(module (memory 1) (func (export "f") (param i32) (result i32) local.get 0 i32.load))"#)).unwrap();
+    let input = input.to_str().unwrap().to_string();
+    refuses_routing(&input);
+    let inspect = multimem(&["inspect", &input]);
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(text.contains("routing: no") && text.contains("--allocator"), "{text}");
+}
+
+fn refuses_routing(input: &str) {
+    let out = scratch("no_allocator.out.wasm");
+    let result = multimem(&["transform", input, "-o", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--allocator") && stderr.contains("--no-route"), "{stderr}");
+    assert!(!out.exists());
 }

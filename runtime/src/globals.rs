@@ -1,13 +1,18 @@
 //! Mutable globals the transformer exports, carried from one instance to the next.
 
 use anyhow::{Context, Result};
-use multimem_transform::abi::{EXPORT_GLOBAL_PREFIX, EXPORT_PROOF_ACTIVE};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use multimem_transform::abi::{EXPORT_GLOBAL_PREFIX, EXPORT_PROOF_ACTIVE, EXPORT_PROOF_EPOCH};
 use wasmtime::{Instance, Module, Store, Val};
 
 /// The exported mutable globals of a module (`multimem.global.N`), by name.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Globals {
     names: Vec<String>,
+    /// Proofs started: a routed module's heap layout alternates with its parity.
+    proofs: Arc<AtomicU32>,
 }
 
 impl Globals {
@@ -17,7 +22,17 @@ impl Globals {
             .filter(|e| e.name().starts_with(EXPORT_GLOBAL_PREFIX) && e.ty().global().is_some())
             .map(|e| e.name().to_owned())
             .collect();
-        Globals { names }
+        Globals { names, proofs: Arc::default() }
+    }
+
+    /// Counts a proof into a routed module's `multimem.proof_epoch`, so that a
+    /// stale pointer of the previous proof misses this proof's heap.
+    pub(crate) fn count_proof<T>(&self, store: &mut Store<T>, instance: Instance) -> Result<()> {
+        if let Some(epoch) = instance.get_global(&mut *store, EXPORT_PROOF_EPOCH) {
+            let n = self.proofs.fetch_add(1, Ordering::Relaxed);
+            epoch.set(&mut *store, Val::I32(n as i32))?;
+        }
+        Ok(())
     }
 
     pub(crate) fn capture<T>(&self, store: &mut Store<T>, instance: Instance) -> Vec<Val> {

@@ -23,6 +23,7 @@
 
 mod engine;
 mod globals;
+mod heap;
 mod metrics;
 mod prover;
 mod session;
@@ -33,6 +34,7 @@ mod view;
 #[cfg(target_os = "linux")]
 pub use engine::engine_view;
 pub use engine::{engine, engine_for, engine_on_demand};
+pub use heap::{Escape, HeapFigures};
 pub use metrics::{rss_bytes, ProofMetrics};
 pub use prover::Prover;
 pub use session::Session;

@@ -18,6 +18,8 @@ pub struct ProofMetrics {
     pub memory1_peak_pages: u64,
     /// Resident set size of the process after memory 1 was given back.
     pub rss_bytes: u64,
+    /// The ephemeral heap's own figures, when the proof had one (guest SDK or routed allocator).
+    pub heap: Option<crate::HeapFigures>,
 }
 
 impl ProofMetrics {

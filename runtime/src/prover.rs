@@ -291,11 +291,15 @@ impl<T: Default + Send + 'static> RecreateOn<'_, T> {
                 self.globals.restore(&mut store, instance, values)?;
             }
             set_proof_active(&mut store, instance, proof)?;
+            if proof {
+                self.globals.count_proof(&mut store, instance)?;
+            }
             metrics.create = created.elapsed();
             let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
             let mut session = Session { store: &mut store, instance, memory0, memory1, split: self.split, view };
             let result = timed(metrics, || f(&mut session));
             (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
+            metrics.heap = session.heap();
             if result.is_ok() && !self.memory0.forks(proof) {
                 *carried = Some(self.globals.capture(&mut store, instance));
             }
@@ -326,10 +330,14 @@ impl<T: 'static> SingleOn<'_, T> {
         let result = (|| {
             if memory1.is_some() {
                 set_proof_active(store, instance, proof)?;
+                if proof {
+                    globals.count_proof(store, instance)?;
+                }
             }
             let mut session = Session { store: &mut *store, instance, memory0: Memory0::Local(memory0), memory1, split, view: false };
             let result = timed(metrics, || f(&mut session));
             (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
+            metrics.heap = session.heap();
             result
         })();
         let restored = match &result {

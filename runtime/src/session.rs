@@ -131,6 +131,26 @@ impl<T: 'static> Session<'_, T> {
         (self.memory0.pages(self.store), memory1.saturating_sub(below))
     }
 
+    /// The ephemeral heap's figures now (see [`crate::HeapFigures`]); `None` when memory 1 holds no heap.
+    pub fn heap(&self) -> Option<crate::HeapFigures> {
+        crate::heap::figures(self.memory1_scratch()?)
+    }
+
+    /// The escapes logged so far in this proof (modules transformed with `--check-escapes`).
+    pub fn escapes(&self) -> Vec<crate::Escape> {
+        self.memory1_scratch().map(crate::heap::escapes).unwrap_or_default()
+    }
+
+    /// Memory 1's bytes from offset 0 of its scratch (at the split in a view).
+    fn memory1_scratch(&self) -> Option<&[u8]> {
+        let m1 = self.memory1?;
+        let data = m1.data(&*self.store);
+        match (self.view, self.split) {
+            (true, Some(split)) => data.get(split as usize..),
+            _ => Some(data),
+        }
+    }
+
     fn locate(&self, ptr: u32, len: u32) -> Result<(*mut u8, usize, usize)> {
         let (base, size, offset) = match (self.split, self.memory1) {
             // Below the split only memory 0's pages are mapped: the rest up to the split is a hole.

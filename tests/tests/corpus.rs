@@ -72,3 +72,33 @@ fn real_world_modules_transform() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Routing on the corpus: `inspect` finds each module's allocator or says
+/// why not, and where routing applies the routed module validates.
+#[test]
+fn real_world_modules_route_or_say_why_not() -> anyhow::Result<()> {
+    let on = Options { route: multimem_transform::Route::On, version: false, ..Options::default() };
+    for entry in CORPUS {
+        let wasm = fetch(entry)?;
+        let facts = inspect::run(&wasm)?;
+        let name = entry.name;
+        let verdict = facts.routing.reason.clone().unwrap_or_else(|| "routable".into());
+        eprintln!("{name}: allocator {}; {verdict}", facts.allocator.summary());
+        let routed = multimem_transform::transform_with_report(&wasm, &on);
+        match (facts.routing.routable, routed) {
+            (true, Ok((_, report))) => {
+                let r = report.routed.expect("routed");
+                assert_eq!(r.wrapped, facts.allocator.entries.len(), "{name}");
+            }
+            (false, Err(e)) => {
+                let e = format!("{e:#}");
+                assert!(e.contains("--no-route"), "{name}: the refusal says what to pass: {e}");
+                if entry.imported_shared_memory {
+                    assert!(e.contains("shared"), "{name}: {e}");
+                }
+            }
+            (routable, other) => panic!("{name}: inspect says routable={routable}, transform gave {:?}", other.map(|(_, r)| r.routed)),
+        }
+    }
+    Ok(())
+}

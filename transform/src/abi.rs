@@ -37,6 +37,17 @@ pub const EXPORT_EPHEMERAL_MEMORY: &str = "multimem.ephemeral_memory";
 pub const EXPORT_PROOF_ACTIVE: &str = "multimem.proof_active";
 pub const EXPORT_STACK_POINTER: &str = "multimem.stack_pointer";
 pub const EXPORT_GLOBAL_PREFIX: &str = "multimem.global.";
+/// A routed module's proof counter: the host adds one per proof, and the
+/// ephemeral heap's layout alternates with its parity (see [`heap`]).
+pub const EXPORT_PROOF_EPOCH: &str = "multimem.proof_epoch";
+/// Custom section of a module transformed with escape checks: the function
+/// of each instrumented store, one per line (line N is site N).
+pub const ESCAPE_SITES_SECTION: &str = "multimem.escape_sites";
+
+/// The ephemeral heap's header in memory 1, shared with the guest SDK.
+pub mod heap {
+    include!("heap_abi.rs");
+}
 
 /// Custom section that marks a transformed module and records its split.
 pub const MARKER_SECTION: &str = "multimem";

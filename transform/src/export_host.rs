@@ -14,7 +14,15 @@ pub struct HostInterface {
     pub exported_globals: usize,
 }
 
-pub fn run(module: &mut Module, layout: &Layout) -> Result<HostInterface> {
+/// The proof-mode flag the host sets (exported by [`run`]).
+pub fn proof_flag(module: &mut Module) -> GlobalId {
+    let proof_active = module.globals.add_local(ValType::I32, true, false, ConstExpr::Value(Value::I32(0)));
+    module.globals.get_mut(proof_active).name = Some("multimem_proof_active".to_string());
+    proof_active
+}
+
+/// Exports the host interface; `proof_active` is the flag when a pass made it already.
+pub fn run(module: &mut Module, layout: &Layout, proof_active: Option<GlobalId>) -> Result<HostInterface> {
     let stack_pointer = find_stack_pointer(module);
     let stack_pointer_index = stack_pointer.map(|g| global_index(module, g));
     let mutable: Vec<GlobalId> = module
@@ -32,8 +40,7 @@ pub fn run(module: &mut Module, layout: &Layout) -> Result<HostInterface> {
         module.exports.add(EXPORT_STACK_POINTER, sp);
     }
 
-    let proof_active = module.globals.add_local(ValType::I32, true, false, ConstExpr::Value(Value::I32(0)));
-    module.globals.get_mut(proof_active).name = Some("multimem_proof_active".to_string());
+    let proof_active = proof_active.unwrap_or_else(|| proof_flag(module));
     module.exports.add(EXPORT_PROOF_ACTIVE, proof_active);
     module.exports.add(EXPORT_PERSISTENT_MEMORY, ExportItem::Memory(layout.persistent));
     module.exports.add(EXPORT_EPHEMERAL_MEMORY, ExportItem::Memory(layout.ephemeral));

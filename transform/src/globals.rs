@@ -16,7 +16,8 @@ pub fn find_stack_pointer(module: &Module) -> Option<GlobalId> {
             module
                 .globals
                 .iter()
-                .find(|g| g.mutable && g.ty == ValType::I32 && matches!(g.kind, GlobalKind::Local(_)) && !is_ours(g.name.as_deref()))
+                // Not a global multimem added, exported (`multimem.route_depth`) or not.
+                .find(|g| g.mutable && g.ty == ValType::I32 && matches!(g.kind, GlobalKind::Local(_)) && !g.name.as_deref().is_some_and(|n| n.starts_with("multimem")))
         })
         .map(|g| g.id())
 }

@@ -32,6 +32,17 @@ pub struct Facts {
     pub transformable: bool,
     /// Why not, when it is not.
     pub reason: Option<String>,
+    /// The allocator routing would wrap, and why (see [`crate::find_allocator`]).
+    pub allocator: crate::find_allocator::Found,
+    /// Whether `multimem transform` routes the allocator; why not, when it does not.
+    pub routing: Routing,
+}
+
+/// Whether a module's allocator can be routed.
+#[derive(Debug, Default, Serialize)]
+pub struct Routing {
+    pub routable: bool,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -182,6 +193,15 @@ pub fn run(wasm: &[u8]) -> Result<Facts> {
     let verdict = crate::check(wasm).and_then(|_| crate::validate(wasm));
     facts.transformable = verdict.is_ok();
     facts.reason = verdict.err().map(|e| format!("{e:#}"));
+    facts.allocator = crate::find_allocator::find(&crate::find_allocator::funcs_of_wasm(wasm)?, &[])?;
+    let sdk = imports_sdk(wasm);
+    let shared = facts.memories.first().is_some_and(|m| m.shared);
+    facts.routing = match (sdk, shared, facts.allocator.family) {
+        (true, _, _) => Routing { routable: false, reason: Some("links the multimem guest SDK, which routes its own allocations".into()) },
+        (_, true, _) => Routing { routable: false, reason: Some("memory 0 is shared (threaded): routing is not safe under concurrent calls yet".into()) },
+        (_, _, None) => Routing { routable: false, reason: Some(crate::route::refusal(&facts.allocator)) },
+        _ => Routing { routable: true, reason: None },
+    };
     Ok(facts)
 }
 
@@ -318,6 +338,16 @@ impl Facts {
             let form = self.transformed_form.unwrap_or("portable");
             let _ = writeln!(s, "transformed by multimem: split {split:#x}, {form} form");
         }
+        let _ = writeln!(s, "allocator: {}", self.allocator.summary());
+        for reason in &self.allocator.reasons {
+            let _ = writeln!(s, "  {reason}");
+        }
+        match &self.routing.reason {
+            None => s.push_str("routing: yes\n"),
+            Some(r) => {
+                let _ = writeln!(s, "routing: no: {r}");
+            }
+        }
         match &self.reason {
             None => s.push_str("transformable: yes\n"),
             Some(r) => {
@@ -326,6 +356,13 @@ impl Facts {
         }
         s
     }
+}
+
+fn imports_sdk(wasm: &[u8]) -> bool {
+    Parser::new(0).parse_all(wasm).any(|p| match p {
+        Ok(Payload::ImportSection(reader)) => reader.into_imports().flatten().any(|i| i.module == crate::abi::IMPORT_MODULE),
+        _ => false,
+    })
 }
 
 /// Bytes of the code section: a module's size without custom sections

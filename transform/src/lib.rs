@@ -29,8 +29,12 @@ pub mod abi;
 mod add_memory;
 mod call_order;
 mod check;
+mod copy_funcs;
 mod dispatch;
+pub mod ephemeral_heap;
+pub mod escapes;
 mod export_host;
+pub mod find_allocator;
 mod globals;
 pub mod host_section;
 mod import_memories;
@@ -43,6 +47,7 @@ pub mod opt;
 pub mod persistent_import;
 pub mod persistent_grow;
 mod provenance;
+pub mod route;
 mod validate;
 mod version;
 mod view;
@@ -116,6 +121,23 @@ pub struct Options {
     /// Import memory 1 instead of defining it, so a host hands each proof a
     /// fresh one (portable form; needs memory 0 imported).
     pub import_ephemeral: Option<Import>,
+    /// Whether the module's own allocator is routed to memory 1 during proofs.
+    pub route: Route,
+    /// The allocator's entry points by hand (role, function name or index), for stripped modules.
+    pub allocator: Vec<(find_allocator::Role, String)>,
+    /// Record stores of ephemeral pointers into memory 0 (see [`escapes`]).
+    pub check_escapes: bool,
+}
+
+/// Whether [`transform`] routes the module's allocator (see [`route`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Route {
+    /// Leave the allocator alone: only a guest that links the SDK allocates in memory 1.
+    #[default]
+    Off,
+    /// Route the allocator found (or named); refuse a module where none is found.
+    /// A module that links the guest SDK routes itself and is left alone.
+    On,
 }
 
 impl Default for Options {
@@ -129,6 +151,9 @@ impl Default for Options {
             version: true,
             import_persistent: None,
             import_ephemeral: None,
+            route: Route::Off,
+            allocator: Vec::new(),
+            check_escapes: false,
         }
     }
 }
@@ -187,6 +212,10 @@ pub struct Report {
     /// `memory.grow` instructions of memory 0 that now stop at the split.
     pub checked_grows: u64,
     pub host: Option<host_section::HostSection>,
+    /// What routing found and did, when it ran.
+    pub routed: Option<route::Routed>,
+    /// Stores instrumented by the escape check.
+    pub escape_sites: usize,
     pub input_bytes: usize,
     pub output_bytes: usize,
 }
@@ -225,12 +254,13 @@ pub fn transform_with_report(wasm: &[u8], options: &Options) -> Result<(Vec<u8>,
 /// Runs every pass on an already parsed module (no validation, no binaryen).
 pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
     let layout = add_memory::run(module, options.split, options.form)?;
+    let (proof_active, routed, escape_sites) = route_and_check(module, &layout, options)?;
     let anchor = options.store_anchor.unwrap_or(StoreAnchor::Global);
     let rewritten = match options.form {
         Form::Portable => dispatch::run(module, &layout, anchor, options)?,
         Form::View => view::run(module, &layout)?,
     };
-    let host = export_host::run(module, &layout)?;
+    let host = export_host::run(module, &layout, proof_active)?;
     let guest_imports_resolved = abi::resolve_guest_imports(module, &layout, host.proof_active)?;
     let checked_grows = persistent_grow::run(module, &layout)?;
     import_memories::run(module, &layout, options)?;
@@ -247,8 +277,47 @@ pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
         exported_globals: host.exported_globals,
         checked_grows,
         host: Some(section),
+        routed,
+        escape_sites,
         ..Report::default()
     })
+}
+
+/// Routing and the escape check, before the accesses are rewritten (the
+/// wrappers' and the checks' own accesses dispatch like the module's).
+fn route_and_check(module: &mut walrus::Module, layout: &Layout, options: &Options) -> Result<(Option<walrus::GlobalId>, Option<route::Routed>, usize)> {
+    let routing = options.route == Route::On || !options.allocator.is_empty();
+    if !routing && !options.check_escapes {
+        return Ok((None, None, 0));
+    }
+    // The view form's memory 1 maps memory 0 below the split: no room for the heap's header there.
+    anyhow::ensure!(layout.form == Form::Portable, "routing and the escape check need the portable form (pass --no-route with --form view)");
+    let sdk = module.imports.iter().any(|i| i.module == abi::IMPORT_MODULE);
+    let found = if routing && !(sdk && options.allocator.is_empty()) {
+        route::check(module, layout)?;
+        let found = find_allocator::find(&find_allocator::funcs_of_module(module), &options.allocator)?;
+        anyhow::ensure!(found.family.is_some(), "{}", route::refusal(&found));
+        Some(found)
+    } else {
+        None
+    };
+    let original: std::collections::HashSet<walrus::FunctionId> = module.funcs.iter_local().map(|(id, _)| id).collect();
+    let proof_active = export_host::proof_flag(module);
+    let (flags, heap) = route::prepare(module, layout, proof_active)?;
+    let routed = match found {
+        Some(found) => Some(route::run(module, layout, found, flags, heap)?),
+        None => None,
+    };
+    let escape_sites = if options.check_escapes {
+        // The module's own code: not the heap, not the wrappers, not the allocator's original bodies.
+        let ids: Vec<walrus::FunctionId> = module.funcs.iter().map(|f| f.id()).collect();
+        let mut skip: std::collections::HashSet<walrus::FunctionId> = module.funcs.iter_local().map(|(id, _)| id).filter(|id| !original.contains(id)).collect();
+        skip.extend(routed.iter().flat_map(|r| &r.allocator.entries).filter_map(|e| ids.get(e.index as usize).copied()));
+        escapes::run(module, layout.persistent, heap.escape, &skip)?
+    } else {
+        0
+    };
+    Ok((Some(proof_active), routed, escape_sites))
 }
 
 /// Freeing a large module's IR takes a tenth of a transform; let it overlap the rest.

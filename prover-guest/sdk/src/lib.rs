@@ -18,7 +18,7 @@ mod ephemeral;
 mod platform;
 mod router;
 
-pub use ephemeral::{Ephemeral, HEADER_BYTES};
+pub use ephemeral::{abi as heap_abi, Ephemeral, HEADER_BYTES};
 pub use platform::Platform;
 #[cfg(target_arch = "wasm32")]
 pub use platform::Wasm;

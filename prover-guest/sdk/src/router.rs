@@ -37,8 +37,6 @@ pub struct MultimemAlloc<P: Platform> {
     platform: P,
     lock: AtomicBool,
     persistent: UnsafeCell<Dlmalloc>,
-    ephemeral_live: AtomicUsize,
-    ephemeral_peak: AtomicUsize,
 }
 
 // Access to `persistent` (and to the ephemeral heap) is serialised by `lock`.
@@ -50,33 +48,26 @@ impl<P: Platform> MultimemAlloc<P> {
             platform,
             lock: AtomicBool::new(false),
             persistent: UnsafeCell::new(Dlmalloc::new()),
-            ephemeral_live: AtomicUsize::new(0),
-            ephemeral_peak: AtomicUsize::new(0),
         }
     }
 
-    /// Live and peak live bytes requested from the ephemeral heap since the last reset.
+    /// Live and peak live bytes requested from the ephemeral heap (kept in memory 1's header, so a fresh memory 1 starts at zero).
     pub fn ephemeral_stats(&self) -> (usize, usize) {
-        (self.ephemeral_live.load(Ordering::Relaxed), self.ephemeral_peak.load(Ordering::Relaxed))
+        Ephemeral::stats(self.platform)
     }
 
-    /// Starts counting afresh (call when a proof begins).
+    /// Starts counting afresh.
     pub fn reset_ephemeral_stats(&self) {
-        self.ephemeral_live.store(0, Ordering::Relaxed);
-        self.ephemeral_peak.store(0, Ordering::Relaxed);
+        Ephemeral::reset_stats(self.platform)
     }
 
-    /// Bytes of memory 1 the ephemeral heap has taken (its high-water mark).
+    /// Bytes of memory 1 the ephemeral heap spans (its high-water mark).
     pub fn ephemeral_high_water(&self) -> usize {
         Ephemeral::high_water(self.platform)
     }
 
     fn count(&self, grown: usize, shrunk: usize) {
-        let live = self.ephemeral_live.load(Ordering::Relaxed).wrapping_add(grown).wrapping_sub(shrunk);
-        self.ephemeral_live.store(live, Ordering::Relaxed);
-        if live > self.ephemeral_peak.load(Ordering::Relaxed) {
-            self.ephemeral_peak.store(live, Ordering::Relaxed);
-        }
+        Ephemeral::count(self.platform, grown, shrunk)
     }
 
     /// Whether new allocations go to memory 1 now.
