@@ -91,7 +91,7 @@ fn transformed_corpus_modules_link_against_their_original_hosts_memories() -> Re
     // (js/test/drop-in.test.js, tests/tests/node.rs).
     for entry in CORPUS.iter().filter(|e| ["sql_wasm", "oxc_parser"].contains(&e.name)) {
         let original = fetch(entry)?;
-        let transformed = multimem_transform::transform(&original, &Options::default())?;
+        let transformed = multimem_transform::transform(&original, &cli_defaults(&original)?)?;
         let (before, after) = (inspect::run(&original)?, inspect::run(&transformed)?);
         let (m0, t0) = (&before.memories[0], &after.memories[0]);
         assert_eq!((m0.initial_pages, m0.maximum_pages, m0.shared), (t0.initial_pages, t0.maximum_pages, t0.shared), "{}: memory 0 keeps its limits", entry.name);
@@ -99,6 +99,14 @@ fn transformed_corpus_modules_link_against_their_original_hosts_memories() -> Re
         instantiate_both(&engine, &original, &transformed, entry.name)?;
     }
     Ok(())
+}
+
+/// What `multimem transform` does by default: route the module's allocator
+/// where inspect finds one, else leave it alone.
+fn cli_defaults(wasm: &[u8]) -> Result<Options> {
+    let routable = inspect::run(wasm)?.routing.routable;
+    let route = if routable { multimem_transform::Route::On } else { multimem_transform::Route::Off };
+    Ok(Options { route, ..Options::default() })
 }
 
 /// What wasm-bindgen's threads glue does: memory 0 imported shared, created

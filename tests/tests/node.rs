@@ -10,7 +10,7 @@ use multimem::reference::{Guest, Reference};
 use multimem_runtime::{Limits, Strategy};
 use multimem_tests::corpus::{fetch, CORPUS};
 use multimem_tests::node::{node_test, npm_install, scratch};
-use multimem_transform::{Import, Options};
+use multimem_transform::{inspect, Import, Options};
 use serde_json::{json, Value};
 use wasmparser::{Parser, Payload, TypeRef};
 
@@ -25,7 +25,9 @@ const PROOFS: u64 = 50;
 /// The guests the JS host proves with, at their test size (constraints, or rows
 /// for halo2), and how each is transformed.
 fn node_guests() -> Vec<(Guest, u32, Options)> {
-    vec![(Guest::Groth16, 256, js_host_options())]
+    // Routing on, as the wasmtime runtime transforms them (a guest with the SDK routes itself).
+    let routed = || Options { route: multimem_transform::Route::On, ..js_host_options() };
+    vec![(Guest::Groth16, 256, routed()), (Guest::Halo2, 16, routed())]
 }
 
 #[test]
@@ -59,7 +61,7 @@ fn corpus_drop_in_in_node22() -> Result<()> {
     let mut manifest = Vec::new();
     for entry in CORPUS {
         let original = fetch(entry)?;
-        let transformed = multimem_transform::transform(&original, &Options::default())?;
+        let transformed = multimem_transform::transform(&original, &cli_defaults(&original)?)?;
         std::fs::write(dir.join(format!("{}.wasm", entry.name)), &original)?;
         std::fs::write(dir.join(format!("{}.mm.wasm", entry.name)), &transformed)?;
         manifest.push(json!({"name": entry.name, "imports": imports_json(&original)?}));
@@ -100,6 +102,14 @@ fn threads_share_memory_1_in_node22() -> Result<()> {
     let wasm = multimem_transform::transform(&wat::parse_str(THREADED)?, &js_host_options())?;
     std::fs::write(dir.join("threaded.host.wasm"), wasm)?;
     node_test(&["test/threads.test.js"], &[("MULTIMEM_NODE_INPUTS", &dir)])
+}
+
+/// What `multimem transform` does by default: route the module's allocator
+/// where inspect finds one, else leave it alone.
+fn cli_defaults(wasm: &[u8]) -> Result<Options> {
+    let routable = inspect::run(wasm)?.routing.routable;
+    let route = if routable { multimem_transform::Route::On } else { multimem_transform::Route::Off };
+    Ok(Options { route, ..Options::default() })
 }
 
 fn hex(bytes: &[u8]) -> String {
