@@ -76,13 +76,16 @@ fn real_glue_in_node22() -> Result<()> {
     let packages = npm_install("glue", &["sql.js@1.16.0", "@noir-lang/acvm_js@0.55.0"])?;
     let modules = packages.join("node_modules");
     let sql = std::fs::read(modules.join("sql.js/dist/sql-wasm.wasm"))?;
-    std::fs::write(dir.join("sql-wasm.wasm"), multimem_transform::transform(&sql, &Options::default())?)?;
+    // Drop-ins as the CLI makes them; the host builds without routing: the glue
+    // copies arguments in through its views of memory 0, so a proof's malloc
+    // must not hand it memory 1 (routed, sql.js's proofs fail "out of memory").
+    std::fs::write(dir.join("sql-wasm.wasm"), multimem_transform::transform(&sql, &cli_defaults(&sql)?)?)?;
     std::fs::write(dir.join("sql-wasm.host.wasm"), multimem_transform::transform(&sql, &js_host_options())?)?;
     let acvm = std::fs::read(modules.join("@noir-lang/acvm_js/web/acvm_js_bg.wasm"))?;
     // Unversioned until the provenance bug in tests/tests/negative_index.rs is fixed:
     // versioned, acvm_js's compressWitness traps.
     let unversioned = |o: Options| Options { version: false, ..o };
-    std::fs::write(dir.join("acvm_js_bg.wasm"), multimem_transform::transform(&acvm, &unversioned(Options::default()))?)?;
+    std::fs::write(dir.join("acvm_js_bg.wasm"), multimem_transform::transform(&acvm, &unversioned(cli_defaults(&acvm)?))?)?;
     std::fs::write(dir.join("acvm_js_bg.host.wasm"), multimem_transform::transform(&acvm, &unversioned(js_host_options()))?)?;
     let env: [(&str, &Path); 2] = [("MULTIMEM_NODE_INPUTS", &dir), ("MULTIMEM_NODE_MODULES", &modules)];
     node_test(&["test/glue.test.js"], &env).context("real glue with transformed modules")
