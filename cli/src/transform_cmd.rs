@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use multimem_transform::find_allocator::{self, Role};
-use multimem_transform::{Form, Options, Route, StoreAnchor};
+use multimem_transform::{Form, Import, Options, Route, StoreAnchor};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -34,6 +34,15 @@ pub struct Args {
     /// module whose proofs are slower (portable form).
     #[arg(long)]
     pub no_version: bool,
+    /// Import memory 0 from a host that keeps it across instances (a defined
+    /// one as `multimem.persistent_memory`, or `=MODULE.NAME`); its data and
+    /// start function then run once, through the export `multimem.init_persistent`.
+    #[arg(long, value_name = "MODULE.NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub import_persistent: Option<String>,
+    /// Import memory 1 instead of defining it, so the host hands each proof a
+    /// fresh one (default: `ephemeral_memory` next to memory 0's import, or `=MODULE.NAME`).
+    #[arg(long, value_name = "MODULE.NAME", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub import_ephemeral: Option<String>,
     /// Do not route the module's allocator to memory 1 (then only a guest
     /// that links the multimem SDK allocates in memory 1 during proofs).
     #[arg(long, conflicts_with = "allocator")]
@@ -70,8 +79,18 @@ fn parse_anchor(s: &str) -> Result<StoreAnchor, String> {
     }
 }
 
+fn parse_import(flag: &str, value: &Option<String>) -> Result<Option<Import>> {
+    match value.as_deref() {
+        None => Ok(None),
+        Some("") => Ok(Some(Import::Default)),
+        Some(name) => name.parse().map(Some).map_err(|e| anyhow::anyhow!("{flag}: {e}")),
+    }
+}
+
 pub fn run(args: &Args) -> Result<()> {
     let split = multimem_transform::check_split(args.split)?;
+    let import_persistent = parse_import("--import-persistent", &args.import_persistent)?;
+    let import_ephemeral = parse_import("--import-ephemeral", &args.import_ephemeral)?;
     let wasm = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
     let options = Options {
         split,
@@ -80,6 +99,8 @@ pub fn run(args: &Args) -> Result<()> {
         opt: args.opt.clone(),
         count_accesses: args.count_accesses,
         version: !args.no_version,
+        import_persistent,
+        import_ephemeral,
         // The view form has no room for the routed heap: routing is for the portable form.
         route: if args.no_route || args.form == Form::View { Route::Off } else { Route::On },
         allocator: args.allocator.clone().unwrap_or_default(),

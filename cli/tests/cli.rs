@@ -87,6 +87,23 @@ fn optimised_output_validates() {
 }
 
 #[test]
+fn host_supplied_memories_are_imported_under_the_names_asked_for() {
+    let input = write("host.wasm", &wat("(module (import \"env\" \"memory\" (memory 1 65536 shared)) (func (export \"f\") (param i32) (result i32) local.get 0 i32.load))"));
+    let output = scratch("host.out.wasm");
+    let result = multimem(&["transform", &input, "-o", output.to_str().unwrap(), "--import-persistent", "--import-ephemeral=env.scratch", "--json"]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(report["host"]["persistent"]["import"], serde_json::json!(["env", "memory"]));
+    assert_eq!(report["host"]["persistent"]["maximum"], 65536, "memory 0 keeps its declared maximum");
+    assert_eq!(report["host"]["ephemeral"]["import"], serde_json::json!(["env", "scratch"]));
+    assert_eq!(report["host"]["init"], "multimem.init_persistent");
+
+    refuses(&input, &["--import-ephemeral=nodot"], "expected MODULE.NAME");
+    let defined = write("host_defined.wasm", &wat("(module (memory 1) (func (export \"f\") (param i32) (result i32) local.get 0 i32.load))"));
+    refuses(&defined, &["--import-ephemeral"], "add --import-persistent");
+}
+
+#[test]
 fn a_halo2_size_that_is_not_a_power_of_two_is_one_line() {
     for args in [&["prove", "--guest", "halo2", "--constraints", "1000"][..], &["bench", "--guest", "halo2", "--sizes", "1024,1000"]] {
         let result = multimem(args);

@@ -51,8 +51,15 @@ pub mod heap {
 
 /// Custom section that marks a transformed module and records its split.
 pub const MARKER_SECTION: &str = "multimem";
-/// Import name under which the recreate strategy supplies memory 0.
+/// Import name under which the recreate strategy (and `--import-persistent`) supplies memory 0.
 pub const IMPORT_PERSISTENT_MEMORY: &str = "persistent_memory";
+/// Import name under which `--import-ephemeral` takes memory 1 (next to memory 0's import module).
+pub const IMPORT_EPHEMERAL_MEMORY: &str = "ephemeral_memory";
+/// With `--import-persistent`: applies memory 0's data and runs the start
+/// function; a host calls it once, on the first instance.
+pub const EXPORT_INIT_PERSISTENT: &str = "multimem.init_persistent";
+/// Custom section (JSON) describing what a host supplies and carries; see [`crate::host_section`].
+pub const HOST_SECTION: &str = "multimem.host";
 
 /// What an untransformed guest's host answers for each import: no memory 1, no proof.
 pub fn untransformed_answer(name: &str, split: u32) -> Option<i32> {
@@ -69,7 +76,7 @@ pub fn resolve_guest_imports(module: &mut Module, layout: &Layout, proof_active:
     let imports: Vec<(String, ImportKind)> = module
         .imports
         .iter()
-        .filter(|i| i.module == IMPORT_MODULE)
+        .filter(|i| i.module == IMPORT_MODULE && !is_host_memory(&i.kind))
         .map(|i| (i.name.clone(), i.kind.clone()))
         .collect();
     let mut resolved = Vec::new();
@@ -81,6 +88,11 @@ pub fn resolve_guest_imports(module: &mut Module, layout: &Layout, proof_active:
         resolved.push(name);
     }
     Ok(resolved)
+}
+
+/// Memories a host supplies may be imported from module `multimem` too.
+fn is_host_memory(kind: &ImportKind) -> bool {
+    matches!(kind, ImportKind::Memory(_))
 }
 
 fn resolve_one(module: &mut Module, layout: &Layout, proof_active: GlobalId, name: &str, func: FunctionId) -> Result<()> {

@@ -1,4 +1,7 @@
-//! Step 2: cap the persistent memory at the split and add the ephemeral memory.
+//! Step 2: add the ephemeral memory.
+//!
+//! Memory 0 keeps its declared limits, so the output accepts every memory
+//! the original accepted; [`crate::persistent_grow`] stops it at the split.
 //!
 //! In the view form memory 1 spans the whole 32-bit space and starts at the
 //! split: its range below the split is where the host maps memory 0.
@@ -13,13 +16,12 @@ pub fn run(module: &mut Module, split: u32, form: Form) -> Result<Layout> {
     let persistent_cap = split as u64 / PAGE;
     let ephemeral_cap = ((1u64 << 32) - split as u64) / PAGE;
 
-    let memory0 = module.memories.get_mut(persistent);
+    let memory0 = module.memories.get(persistent);
     anyhow::ensure!(
         memory0.initial <= persistent_cap,
         "memory 0 starts at {} pages, above the split ({persistent_cap} pages): choose a higher --split",
         memory0.initial
     );
-    memory0.maximum = Some(memory0.maximum.map_or(persistent_cap, |max| max.min(persistent_cap)));
     let shared = memory0.shared;
 
     let (initial, maximum) = match form {

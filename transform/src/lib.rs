@@ -8,7 +8,9 @@
 //! dispatch on that tag, unless the tag is known: stack and static addresses
 //! stay on memory 0, and functions and loops get one copy per combination of
 //! their pointers' tags, chosen once on entry. `memory.size`/`memory.grow` of
-//! memory 0 stay as they are (they are the persistent allocator's view).
+//! memory 0 stay (they are the persistent allocator's view), except that a
+//! grow past the split fails: memory 0 keeps its declared limits, so the
+//! output accepts every memory the input accepted (a drop-in for its glue).
 //!
 //! That is the portable [`Form`]. The [`Form::View`] form is for a host that
 //! builds memory 1 as a view whose range below the split maps memory 0's
@@ -34,6 +36,8 @@ pub mod escapes;
 mod export_host;
 pub mod find_allocator;
 mod globals;
+pub mod host_section;
+mod import_memories;
 pub mod inspect;
 mod instrs;
 pub mod limit_memory;
@@ -41,6 +45,7 @@ mod operands;
 #[cfg(feature = "opt")]
 pub mod opt;
 pub mod persistent_import;
+pub mod persistent_grow;
 mod provenance;
 pub mod route;
 mod validate;
@@ -109,6 +114,13 @@ pub struct Options {
     /// Version functions and loops on their pointers' tags (portable form):
     /// faster proofs for a larger module.
     pub version: bool,
+    /// Import memory 0 from a host that keeps it across instances, and apply
+    /// its data and start function once, through `multimem.init_persistent`
+    /// (portable form; for a host that instantiates per proof, such as the JS host).
+    pub import_persistent: Option<Import>,
+    /// Import memory 1 instead of defining it, so a host hands each proof a
+    /// fresh one (portable form; needs memory 0 imported).
+    pub import_ephemeral: Option<Import>,
     /// Whether the module's own allocator is routed to memory 1 during proofs.
     pub route: Route,
     /// The allocator's entry points by hand (role, function name or index), for stripped modules.
@@ -137,9 +149,41 @@ impl Default for Options {
             opt: None,
             count_accesses: false,
             version: true,
+            import_persistent: None,
+            import_ephemeral: None,
             route: Route::Off,
             allocator: Vec::new(),
             check_escapes: false,
+        }
+    }
+}
+
+/// Where a memory a host supplies is imported from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Import {
+    /// `multimem.persistent_memory` for memory 0 (or its import as it is);
+    /// for memory 1 `ephemeral_memory` in memory 0's import module.
+    #[default]
+    Default,
+    As { module: String, name: String },
+}
+
+impl Import {
+    pub(crate) fn name_or(&self, module: &str, name: &str) -> (String, String) {
+        match self {
+            Import::Default => (module.to_string(), name.to_string()),
+            Import::As { module, name } => (module.clone(), name.clone()),
+        }
+    }
+}
+
+impl std::str::FromStr for Import {
+    type Err = String;
+    /// `MODULE.NAME` (split at the first dot).
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('.') {
+            Some((module, name)) if !module.is_empty() && !name.is_empty() => Ok(Import::As { module: module.to_string(), name: name.to_string() }),
+            _ => Err(format!("{s:?}: expected MODULE.NAME")),
         }
     }
 }
@@ -165,6 +209,9 @@ pub struct Report {
     pub guest_imports_resolved: Vec<String>,
     pub stack_pointer: Option<u32>,
     pub exported_globals: usize,
+    /// `memory.grow` instructions of memory 0 that now stop at the split.
+    pub checked_grows: u64,
+    pub host: Option<host_section::HostSection>,
     /// What routing found and did, when it ran.
     pub routed: Option<route::Routed>,
     /// Stores instrumented by the escape check.
@@ -215,6 +262,9 @@ pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
     };
     let host = export_host::run(module, &layout, proof_active)?;
     let guest_imports_resolved = abi::resolve_guest_imports(module, &layout, host.proof_active)?;
+    let checked_grows = persistent_grow::run(module, &layout)?;
+    import_memories::run(module, &layout, options)?;
+    let section = host_section::run(module, &layout)?;
     add_marker(module, &layout);
     Ok(Report {
         split: layout.split,
@@ -225,6 +275,8 @@ pub fn run(module: &mut walrus::Module, options: &Options) -> Result<Report> {
         guest_imports_resolved,
         stack_pointer: host.stack_pointer_index,
         exported_globals: host.exported_globals,
+        checked_grows,
+        host: Some(section),
         routed,
         escape_sites,
         ..Report::default()

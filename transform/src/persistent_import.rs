@@ -6,13 +6,15 @@
 //! keeps its state in. In the portable form memory 0 becomes an imported
 //! shared memory (the one kind of wasmtime memory several Stores can share).
 //! In the view form it stays defined: the host's memory creator hands every
-//! instance the same pages.
+//! instance the same pages. Either way memory 0's maximum is capped at the
+//! split here, on the host's side: the transformed module keeps its original
+//! limits so that other hosts can still supply the memory they always did.
 
 use anyhow::{bail, ensure, Context, Result};
 use walrus::ir::Value;
 use walrus::{ConstExpr, DataKind, ImportKind};
 
-use crate::abi::{IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY};
+use crate::abi::{EXPORT_INIT_PERSISTENT, IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY};
 use crate::{Form, PAGE};
 
 /// A module ready to be instantiated once per proof.
@@ -36,7 +38,11 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
         bail!("module has a start function: the recreate strategy would run it again for every proof");
     }
     let ids: Vec<_> = module.memories.iter().map(|m| m.id()).collect();
-    let [memory0, _] = ids[..] else { bail!("a transformed module has exactly two memories") };
+    let [memory0, memory1] = ids[..] else { bail!("a transformed module has exactly two memories") };
+    ensure!(
+        module.memories.get(memory1).import.is_none() && module.exports.iter().all(|e| e.name != EXPORT_INIT_PERSISTENT),
+        "the module was transformed for a host that supplies its memories (--import-persistent, --import-ephemeral); transform it without them for this runtime"
+    );
 
     let mut data = Vec::new();
     let segments: Vec<_> = module.data.iter().map(|d| d.id()).collect();
@@ -68,7 +74,10 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
     };
     let m0 = module.memories.get_mut(memory0);
     m0.shared |= form == Form::Portable;
-    let (initial, maximum) = (m0.initial, m0.maximum.context("memory 0 has no maximum")?);
+    let cap = split as u64 / PAGE;
+    let maximum = m0.maximum.map_or(cap, |max| max.min(cap));
+    m0.maximum = Some(maximum);
+    let initial = m0.initial;
     if let Some(max) = ephemeral_max_pages {
         // In the view form memory 1's pages below the split are memory 0's.
         let below = if form == Form::View { split as u64 / PAGE } else { 0 };

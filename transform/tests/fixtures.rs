@@ -2,12 +2,13 @@
 //! `(; CHECK-ALL: ... ;)` block, the expected transformed module as printed by
 //! wasmprinter. `BLESS=1 cargo test -p multimem-transform --test fixtures`
 //! rewrites the expected blocks. A fixture may start with `;; split=0x...` and
-//! `;; anchor=local|global` and `;; form=portable|view`. A fixture whose block is `(; ERROR: ... ;)`
+//! `;; anchor=local|global`, `;; form=portable|view`, `;; import-persistent[=M.N]`
+//! and `;; import-ephemeral[=M.N]`. A fixture whose block is `(; ERROR: ... ;)`
 //! expects the transform to fail with that message.
 
 use std::path::Path;
 
-use multimem_transform::{Options, StoreAnchor};
+use multimem_transform::{Import, Options, StoreAnchor};
 
 const CHECK: &str = "(; CHECK-ALL:";
 const ERROR: &str = "(; ERROR:";
@@ -20,6 +21,16 @@ fn options(source: &str) -> Options {
         }
         if let Some(form) = line.strip_prefix(";; form=") {
             options.form = form.trim().parse().unwrap();
+        }
+        let import = |rest: &str| match rest.trim().strip_prefix('=') {
+            Some(name) => name.parse::<Import>().unwrap(),
+            None => Import::Default,
+        };
+        if let Some(rest) = line.strip_prefix(";; import-persistent") {
+            options.import_persistent = Some(import(rest));
+        }
+        if let Some(rest) = line.strip_prefix(";; import-ephemeral") {
+            options.import_ephemeral = Some(import(rest));
         }
         if let Some(anchor) = line.strip_prefix(";; anchor=") {
             options.store_anchor = Some(if anchor.trim() == "local" { StoreAnchor::Local } else { StoreAnchor::Global });
