@@ -1,9 +1,10 @@
 use multimem_runtime::{Limits, Prover, Strategy};
+use multimem_transform::{transform, Options, Route};
 use wasmtime::{Linker, Val};
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args().nth(1).unwrap_or(env!("MULTIMEM_REFERENCE_WASM").into());
-    let transformed = multimem_transform::transform(&std::fs::read(path)?, &Default::default())?;
+    let transformed = transform(&std::fs::read(path)?, &Options { route: Route::On, ..Options::default() })?;
     let engine = multimem_runtime::engine()?;
     let mut prover = Prover::load(&engine, &Linker::<()>::new(&engine), &transformed, Strategy::Recreate, Limits::default())?;
     prover.call("setup", &[Val::I32(1 << 10)])?; // no proof active: keys stay in memory 0
