@@ -21,7 +21,8 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     pub proofs: u32,
     /// recreate (memory 1 dropped per proof), in-place (pages released), baseline (untransformed),
-    /// view / private-view (memory 1 a view of memory 0, no dispatch; Linux).
+    /// view / private-view (memory 1 a view of memory 0, no dispatch; Linux),
+    /// fork (any guest, no SDK: each proof in a private copy-on-write view whose growth is its own; Linux).
     #[arg(long, default_value = "recreate")]
     pub strategy: Strategy,
     /// Bytes each proof leaks (allocated, written, never freed).
