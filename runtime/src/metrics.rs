@@ -14,6 +14,9 @@ pub struct ProofMetrics {
     pub drop: Duration,
     /// Memory 0 size after the proof, in pages.
     pub memory0_pages: u64,
+    /// Memory 0 size as the proof saw it at its end, in pages: under the fork
+    /// strategy its own growth, gone afterwards; otherwise `memory0_pages`.
+    pub memory0_proof_pages: u64,
     /// Memory 1 size at the end of the proof, in pages (it never shrinks during one).
     pub memory1_peak_pages: u64,
     /// Resident set size of the process after memory 1 was given back,

@@ -365,10 +365,12 @@ impl<T: Default + Send + 'static> RecreateOn<'_, T> {
             if result.is_ok() && !self.memory0.forks(proof) {
                 captured = Some(self.globals.capture(&mut store, instance));
             }
+            metrics.memory0_proof_pages = metrics.memory0_pages;
+            metrics.memory0_pages = self.memory0.pages();
             #[cfg(target_os = "linux")]
             if let (true, Some(view), Some(split)) = (self.memory0.forks(proof), memory1, self.split) {
                 let persistent = self.memory0.pages() * multimem_transform::PAGE;
-                let grown = metrics.memory0_pages * multimem_transform::PAGE;
+                let grown = metrics.memory0_proof_pages * multimem_transform::PAGE;
                 let pages = crate::fork::Touched::of(view.data_ptr(&store), persistent, grown, split as u64, view.data_size(&store) as u64);
                 (metrics.cow_pages, metrics.fresh_pages) = (pages.copied, pages.fresh);
             }
@@ -408,6 +410,7 @@ impl<T: 'static> SingleOn<'_, T> {
             let result = timed(metrics, || f(&mut session));
             drop(entered);
             (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
+            metrics.memory0_proof_pages = metrics.memory0_pages;
             metrics.heap = session.heap();
             result
         })();
