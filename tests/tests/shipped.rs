@@ -81,3 +81,19 @@ fn fork_takes_the_module_as_shipped() -> anyhow::Result<()> {
     assert_eq!(prover.memory0_pages(), pages);
     Ok(())
 }
+
+/// RSS counts memory 0 whatever the strategy: the view strategies keep it in
+/// a memfd that is unmapped between calls, which the kernel's RSS leaves out.
+#[test]
+fn rss_counts_memory_0_under_every_strategy() -> anyhow::Result<()> {
+    const KEYS: u32 = 64 << 20;
+    for strategy in Strategy::ALL {
+        let mut prover = load(strategy)?;
+        let before = multimem_runtime::rss_bytes();
+        prover.call("setup", &[Val::I32(KEYS as i32)])?;
+        let (_, metrics) = prover.prove(|p| p.call("proof_len", &[]));
+        let grown = metrics.rss_bytes.saturating_sub(before);
+        assert!(grown >= (KEYS as u64) * 9 / 10, "{strategy}: RSS grew {} MiB with 64 MiB of keys in memory 0", grown >> 20);
+    }
+    Ok(())
+}
