@@ -31,7 +31,12 @@ fn loaded(guest: Guest, strategy: Strategy, size: u32) -> anyhow::Result<Referen
 #[ignore]
 fn proof_time_against_baseline() -> anyhow::Result<()> {
     let proofs: u64 = std::env::var("FORK_BENCH_PROOFS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    for (guest, size) in [(Guest::Groth16NoSdk, 1 << 12), (Guest::Halo2, 1 << 10), (Guest::Groth16NoSdk, 1 << 16), (Guest::Halo2, 1 << 14)] {
+    // FORK_BENCH_CASES=groth16-nosdk:4096,halo2:1024 runs some of them.
+    let all = "groth16-nosdk:4096,halo2:1024,groth16-nosdk:65536,halo2:16384";
+    let cases = std::env::var("FORK_BENCH_CASES").unwrap_or(all.into());
+    for case in cases.split(',') {
+        let (guest, size) = case.split_once(':').ok_or_else(|| anyhow::anyhow!("case `{case}` is not guest:size"))?;
+        let (guest, size): (Guest, u32) = (guest.parse().map_err(anyhow::Error::msg)?, size.parse()?);
         let mut baseline = loaded(guest, Strategy::Baseline, size)?;
         let mut fork = loaded(guest, Strategy::Fork, size)?;
         let (mut wall_b, mut wall_f, mut fresh, mut copied, mut touched) = (vec![], vec![], vec![], vec![], vec![]);
@@ -65,6 +70,8 @@ fn proof_time_against_baseline() -> anyhow::Result<()> {
 }
 
 const CHILD: &str = "MULTIMEM_FORK_BENCH_CHILD";
+/// The view-form module the fork child loads.
+const WASM: &str = "MULTIMEM_FORK_BENCH_WASM";
 
 /// A child's job: `fork,N` (one fork prover, N proofs at once) or `process` (one baseline prover, one proof).
 #[test]
@@ -85,7 +92,11 @@ fn memory_scaling_child() -> anyhow::Result<()> {
         let run = || -> anyhow::Result<()> {
             if let Some(n) = job.strip_prefix("fork,") {
                 let n: u64 = n.parse()?;
-                let mut fork = loaded(guest, Strategy::Fork, size)?;
+                // Transformed beforehand (a build step), as a deployment would ship it.
+                let wasm = std::fs::read(std::env::var(WASM)?)?;
+                let engine = multimem_runtime::engine_for(Strategy::Fork)?;
+                let mut fork = Reference::load_module(&engine, guest, &wasm, Strategy::Fork, Limits::default())?;
+                fork.setup(size)?;
                 let proofs = fork.prover().proofs()?;
                 std::thread::scope(|s| {
                     let all: Vec<_> = (0..n)
@@ -134,11 +145,16 @@ fn children(jobs: &[String]) -> anyhow::Result<(Vec<u64>, Duration)> {
     let wall = start.elapsed();
     let mut peaks = Vec::new();
     for out in spawned {
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text.lines().find(|l| l.starts_with("RESULT ")).ok_or_else(|| anyhow::anyhow!("child said: {text}{}", String::from_utf8_lossy(&out.stderr)))?;
-        peaks.push(line.split_whitespace().nth(1).unwrap().parse()?);
+        peaks.push(peak_of(&out)?);
     }
     Ok((peaks, wall))
+}
+
+/// The peak RSS a child printed after `RESULT`.
+fn peak_of(out: &std::process::Output) -> anyhow::Result<u64> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let peak = text.split("RESULT ").nth(1).and_then(|rest| rest.split_whitespace().next()).and_then(|p| p.parse().ok());
+    peak.ok_or_else(|| anyhow::anyhow!("child said: {text}{}", String::from_utf8_lossy(&out.stderr)))
 }
 
 #[test]
@@ -146,6 +162,9 @@ fn children(jobs: &[String]) -> anyhow::Result<(Vec<u64>, Duration)> {
 fn memory_scaling() -> anyhow::Result<()> {
     let (guest, size) = scaling_workload();
     println!("{guest} at 2^{}: peak RSS (memory 0 included) and wall time", size.trailing_zeros());
+    let wasm = std::env::temp_dir().join(format!("multimem-fork-bench-{}.wasm", std::process::id()));
+    std::fs::write(&wasm, guest.module_for(Strategy::Fork)?)?;
+    std::env::set_var(WASM, &wasm);
     for n in [1usize, 2, 4] {
         // Processes are started together; Command::output waits in turn, so start them all first.
         let (fork_peak, fork_wall) = children(&[format!("fork,{n}")])?;
@@ -162,10 +181,7 @@ fn memory_scaling() -> anyhow::Result<()> {
             .collect::<Result<_, _>>()?;
         let mut process_peaks = Vec::new();
         for child in running {
-            let out = child.wait_with_output()?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let line = text.lines().find(|l| l.starts_with("RESULT ")).ok_or_else(|| anyhow::anyhow!("child said: {text}"))?;
-            process_peaks.push(line.split_whitespace().nth(1).unwrap().parse::<u64>()?);
+            process_peaks.push(peak_of(&child.wait_with_output()?)?);
         }
         let process_wall = start.elapsed();
         let sum: u64 = process_peaks.iter().sum();
