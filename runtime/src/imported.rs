@@ -29,3 +29,14 @@ pub(crate) fn supply_memory<T>(linker: &mut Linker<T>, store: &mut Store<T>, mod
     };
     Ok(Some(made))
 }
+
+/// Says, in the caller's terms, why the single-instance strategies failed to load a module.
+pub(crate) fn explain(e: anyhow::Error, strategy: crate::Strategy) -> anyhow::Error {
+    // wasmtime's pool refuses a defined shared memory (memory 1 of a transformed shared module).
+    if format!("{e:#}").contains("shared which is not supported in the pooling allocator") {
+        return e.context(format!(
+            "the {strategy} strategy runs this module's shared memories as they are, which the pooling engine() cannot hold: load it on multimem_runtime::engine_on_demand()"
+        ));
+    }
+    e.context(format!("loading under the {strategy} strategy"))
+}

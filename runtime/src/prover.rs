@@ -84,7 +84,7 @@ impl<T: Default + Send + 'static> Prover<T> {
                 if strategy == Strategy::Baseline {
                     define_untransformed_answers(&mut linker)?;
                 }
-                let (backend, globals) = Self::load_single(engine, &linker, &wasm)?;
+                let (backend, globals) = Self::load_single(engine, &linker, &wasm).map_err(|e| crate::imported::explain(e, strategy))?;
                 (backend, globals, None)
             }
         };
@@ -103,7 +103,7 @@ impl<T: Default + Send + 'static> Prover<T> {
         memory0_max: Option<u64>,
         memory1_max: Option<u64>,
     ) -> Result<(Backend<T>, Globals, Option<String>)> {
-        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
+        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).context("the recreate strategy cannot run this module")?;
         let module = Module::new(engine, &per_proof.wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
         let maximum = memory0_max.map_or(per_proof.memory0_maximum_pages, |m| m.min(per_proof.memory0_maximum_pages));
         let ty = MemoryType::shared(u32::try_from(per_proof.memory0_initial_pages)?, u32::try_from(maximum)?);
@@ -131,7 +131,7 @@ impl<T: Default + Send + 'static> Prover<T> {
             Strategy::PrivateView => Mapping::Private,
             _ => Mapping::Fork,
         };
-        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
+        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).with_context(|| format!("the {strategy} strategy cannot run this module"))?;
         let mut wasm = per_proof.wasm;
         if let Some(max) = memory0_max {
             wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;

@@ -26,19 +26,30 @@ fn wasi(linker: &mut Linker<()>) -> anyhow::Result<()> {
 }
 
 fn load(strategy: Strategy) -> anyhow::Result<Prover<()>> {
-    let original = wat::parse_str(FIXTURE)?;
+    load_text(strategy, FIXTURE)
+}
+
+fn load_text(strategy: Strategy, text: &str) -> anyhow::Result<Prover<()>> {
+    load_text_on(strategy, text, &multimem_runtime::engine_for(strategy)?)
+}
+
+fn load_text_on(strategy: Strategy, text: &str, engine: &wasmtime::Engine) -> anyhow::Result<Prover<()>> {
+    let original = wat::parse_str(text)?;
     let wasm = match strategy.form() {
         Some(form) => multimem_transform::transform(&original, &Options { form, ..Options::default() })?,
         None => original,
     };
-    load_module(strategy, &wasm)
+    load_module_on(strategy, &wasm, engine)
 }
 
 fn load_module(strategy: Strategy, wasm: &[u8]) -> anyhow::Result<Prover<()>> {
-    let engine = multimem_runtime::engine_for(strategy)?;
-    let mut linker = Linker::new(&engine);
+    load_module_on(strategy, wasm, &multimem_runtime::engine_for(strategy)?)
+}
+
+fn load_module_on(strategy: Strategy, wasm: &[u8], engine: &wasmtime::Engine) -> anyhow::Result<Prover<()>> {
+    let mut linker = Linker::new(engine);
     wasi(&mut linker)?;
-    Prover::load(&engine, &linker, wasm, strategy, Limits::default())
+    Prover::load(engine, &linker, wasm, strategy, Limits::default())
 }
 
 fn prove(prover: &mut Prover<()>, seed: u64) -> anyhow::Result<[u64; 5]> {
@@ -52,9 +63,29 @@ fn prove(prover: &mut Prover<()>, seed: u64) -> anyhow::Result<[u64; 5]> {
 
 #[test]
 fn a_shipped_module_proves_under_every_strategy() -> anyhow::Result<()> {
+    proves_under_every_strategy(FIXTURE)
+}
+
+/// The same with memory 0 imported shared, under another name (a threaded build's).
+#[test]
+fn a_shared_memory_0_under_any_name_proves_under_every_strategy() -> anyhow::Result<()> {
+    let shared = FIXTURE.replace(r#"(import "env" "memory" (memory 2 16384))"#, r#"(import "js" "heap" (memory 2 16384 shared))"#);
+    assert_ne!(shared, FIXTURE);
+    proves_under_every_strategy(&shared)
+}
+
+fn proves_under_every_strategy(text: &str) -> anyhow::Result<()> {
+    let shared = text.contains(" shared)");
     let keys: u64 = 8 * 0xa5 + (8..KEYS).map(|i| ((i * 31 + 7) & 255) as u64).sum::<u64>();
     for strategy in Strategy::ALL {
-        let mut prover = load(strategy).map_err(|e| e.context(format!("loading under {strategy}")))?;
+        let mut prover = if shared && strategy == Strategy::InPlace {
+            // In place runs the module's shared memories as they are, which the pool cannot hold: the error says what to do.
+            let message = load_text(strategy, text).err().map(|e| format!("{e:#}")).unwrap_or_default();
+            assert!(message.contains("the in-place strategy") && message.contains("engine_on_demand()"), "{message}");
+            load_text_on(strategy, text, &multimem_runtime::engine_on_demand()?)?
+        } else {
+            load_text(strategy, text).map_err(|e| e.context(format!("loading under {strategy}")))?
+        };
         // Before setup the prover exits: the start function ran and left .bss zeroed.
         let err = prove(&mut prover, 1).expect_err("prove before setup");
         assert!(format!("{err:#}").contains("proc_exit(71)"), "{strategy}: {err:#}");
@@ -97,3 +128,4 @@ fn rss_counts_memory_0_under_every_strategy() -> anyhow::Result<()> {
     }
     Ok(())
 }
+

@@ -55,7 +55,7 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
         let DataKind::Active { memory, offset } = &segment.kind else { continue };
         ensure!(*memory == memory0, "data segment for memory 1 in a transformed module");
         let ConstExpr::Value(Value::I32(offset)) = offset else {
-            bail!("data segment offset is not a constant; the recreate strategy needs constant offsets")
+            bail!("a data segment of memory 0 has a computed offset; memory 0's contents are written once, before any instance, so offsets must be constants")
         };
         data.push((*offset as u32, segment.value.clone()));
         segment.kind = DataKind::Passive;
@@ -81,10 +81,10 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
             Some((IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string()))
         }
     };
-    if form == Form::View {
-        // The creator's memories are plain: several Stores see memory 0 through the memfd, not a shared memory.
-        module.memories.get_mut(memory1).shared = false;
-    }
+    // Memory 1 belongs to one instance: never shared (the pool cannot hold a
+    // defined shared memory). In the view form memory 0 is not shared either:
+    // several Stores see it through the memfd.
+    module.memories.get_mut(memory1).shared = false;
     let m0 = module.memories.get_mut(memory0);
     m0.shared = form == Form::Portable;
     let cap = split as u64 / PAGE;
