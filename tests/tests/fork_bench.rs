@@ -20,6 +20,15 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// CPU time of this thread (user + system, 10 ms ticks): less at the mercy of other processes than wall time.
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+    // Fields 14 and 15 of stat (utime, stime); `after` starts at field 3.
+    Duration::from_millis((fields.get(11).unwrap_or(&0) + fields.get(12).unwrap_or(&0)) * 10)
+}
+
 fn loaded(guest: Guest, strategy: Strategy, size: u32) -> anyhow::Result<Reference> {
     let engine = multimem_runtime::engine_for(strategy)?;
     let mut r = Reference::load_guest(&engine, guest, strategy, Limits::default())?;
@@ -40,13 +49,19 @@ fn proof_time_against_baseline() -> anyhow::Result<()> {
         let mut baseline = loaded(guest, Strategy::Baseline, size)?;
         let mut fork = loaded(guest, Strategy::Fork, size)?;
         let (mut wall_b, mut wall_f, mut fresh, mut copied, mut touched) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut cpu_b, mut cpu_f) = (vec![], vec![]);
         for seed in 0..=proofs {
+            let t = thread_cpu();
             let (pb, mb) = baseline.prove(seed);
+            let (t, tb) = (thread_cpu(), thread_cpu() - t);
             let (pf, mf) = fork.prove(seed);
+            let tf = thread_cpu() - t;
             anyhow::ensure!(pb?.bytes == pf?.bytes, "{guest} 2^{}: fork's proof differs", size.trailing_zeros());
             if seed == 0 {
                 continue; // warm-up
             }
+            cpu_b.push(tb);
+            cpu_f.push(tf);
             wall_b.push(mb.wall);
             wall_f.push(mf.wall);
             fresh.push(mf.reset());
@@ -54,9 +69,13 @@ fn proof_time_against_baseline() -> anyhow::Result<()> {
             touched.push(mf.fresh_pages);
         }
         let (b, f) = (median(wall_b), median(wall_f));
+        let (cb, cf) = (median(cpu_b), median(cpu_f));
         println!(
-            "{guest} 2^{}: baseline {:.3} s, fork {:.3} s, ratio {:.3}x; fork fresh (create+drop) {:.2} ms; copied {} MiB, fresh {} MiB per proof; memory 0 {} MiB",
+            "{guest} 2^{}: CPU baseline {:.2} s, fork {:.2} s, ratio {:.3}x (whole prove call, create and drop included); wall baseline {:.3} s, fork {:.3} s, ratio {:.3}x; fork fresh (create+drop) {:.2} ms; copied {} MiB, fresh {} MiB per proof; memory 0 {} MiB",
             size.trailing_zeros(),
+            cb.as_secs_f64(),
+            cf.as_secs_f64(),
+            cf.as_secs_f64() / cb.as_secs_f64(),
             b.as_secs_f64(),
             f.as_secs_f64(),
             f.as_secs_f64() / b.as_secs_f64(),
@@ -118,6 +137,10 @@ fn memory_scaling_child() -> anyhow::Result<()> {
         };
         let result = run();
         peak.fetch_max(rss_bytes(), Ordering::Relaxed);
+        // Where the memory is, for the notes.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let fields: Vec<&str> = status.lines().filter(|l| ["VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem"].iter().any(|f| l.starts_with(f))).collect();
+        eprintln!("{job}: {} | honest {} MiB", fields.join(", ").split_whitespace().collect::<Vec<_>>().join(" "), rss_bytes() >> 20);
         done.store(true, Ordering::Relaxed);
         result
     })?;
