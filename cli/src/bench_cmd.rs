@@ -19,26 +19,27 @@ use crate::reference::{Guest, Reference};
 /// How a prover gets its memory back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Approach {
-    /// One of the runtime's strategies (baseline, recreate, in-place, view, private-view).
+    /// One of the runtime's strategies (baseline, recreate, in-place, view, private-view, fork).
     Runtime(Strategy),
     /// Untransformed; a new instance per proof with setup replayed.
     Proxy,
     /// A child `multimem prove` process per proof, setup done in the child.
     Process,
-    /// fork() of a process that has done setup, one child per proof (Unix).
-    Fork,
+    /// fork() of a process that has done setup, one child process per proof (Unix).
+    ForkProcess,
 }
 
 impl Approach {
-    pub const ALL: [Approach; 8] = [
+    pub const ALL: [Approach; 9] = [
         Approach::Runtime(Strategy::Baseline),
         Approach::Runtime(Strategy::Recreate),
         Approach::Runtime(Strategy::InPlace),
         Approach::Runtime(Strategy::View),
         Approach::Runtime(Strategy::PrivateView),
+        Approach::Runtime(Strategy::Fork),
         Approach::Proxy,
         Approach::Process,
-        Approach::Fork,
+        Approach::ForkProcess,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,7 +47,7 @@ impl Approach {
             Approach::Runtime(s) => s.name(),
             Approach::Proxy => "proxy",
             Approach::Process => "process",
-            Approach::Fork => "fork",
+            Approach::ForkProcess => "fork-process",
         }
     }
 }
@@ -61,7 +62,7 @@ impl std::str::FromStr for Approach {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         Approach::ALL.into_iter().find(|a| a.name() == s).ok_or_else(|| {
-            format!("unknown approach `{s}` (expected baseline, recreate, in-place, view, private-view, proxy, process or fork)")
+            format!("unknown approach `{s}` (expected baseline, recreate, in-place, view, private-view, fork, proxy, process or fork-process)")
         })
     }
 }
@@ -158,7 +159,7 @@ impl Runner {
         Ok(match approach {
             Approach::Runtime(strategy) => Runner::InProcess(loaded(strategy)?),
             Approach::Proxy => Runner::Proxy(loaded(Strategy::Baseline)?),
-            Approach::Fork => Runner::Fork(loaded(Strategy::Baseline)?),
+            Approach::ForkProcess => Runner::Fork(loaded(Strategy::Baseline)?),
             Approach::Process => Runner::Process {
                 exe: match &args.exe {
                     Some(exe) => exe.clone(),
@@ -292,7 +293,7 @@ struct Engines(Vec<(Strategy, wasmtime::Engine)>);
 impl Engines {
     fn get(&mut self, approach: Approach) -> Result<wasmtime::Engine> {
         let kind = match approach {
-            Approach::Runtime(s @ (Strategy::View | Strategy::PrivateView)) => s,
+            Approach::Runtime(s @ (Strategy::View | Strategy::PrivateView | Strategy::Fork)) => s,
             _ => Strategy::Recreate,
         };
         if let Some((_, e)) = self.0.iter().find(|(k, _)| *k == kind) {

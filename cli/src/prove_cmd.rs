@@ -21,7 +21,8 @@ pub struct Args {
     #[arg(long, default_value_t = 10)]
     pub proofs: u32,
     /// recreate (memory 1 dropped per proof), in-place (pages released), baseline (untransformed),
-    /// view / private-view (memory 1 a view of memory 0, no dispatch; Linux).
+    /// view / private-view (memory 1 a view of memory 0, no dispatch; Linux),
+    /// fork (any guest, no SDK: each proof in a private copy-on-write view whose growth is its own; Linux).
     #[arg(long, default_value = "recreate")]
     pub strategy: Strategy,
     /// Bytes each proof leaks (allocated, written, never freed).
@@ -100,6 +101,9 @@ impl Record {
             "drop_us": m.drop.as_secs_f64() * 1e6,
             "memory0_pages": m.memory0_pages,
             "memory1_peak_pages": m.memory1_peak_pages,
+            "memory0_proof_pages": m.memory0_proof_pages,
+            "cow_pages": m.cow_pages,
+            "fresh_pages": m.fresh_pages,
             "rss_bytes": m.rss_bytes,
             "ephemeral_peak_live_bytes": self.ephemeral.map(|e| e.0),
             "ephemeral_high_water_bytes": self.ephemeral.map(|e| e.1),

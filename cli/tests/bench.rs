@@ -17,7 +17,7 @@ fn every_approach_runs_and_reports_consistently() {
     let (records, modules): (Vec<_>, Vec<_>) =
         lines.into_iter().filter(|r| r.get("rss_reading").is_none()).partition(|r| r.get("approach").is_some());
     let names: Vec<&str> = records.iter().map(|r| r["approach"].as_str().unwrap()).collect();
-    let all = ["baseline", "recreate", "in-place", "view", "private-view", "proxy", "process", "fork"];
+    let all = ["baseline", "recreate", "in-place", "view", "private-view", "fork", "proxy", "process", "fork-process"];
     assert_eq!(names, all);
     for r in &records {
         assert_eq!(r["proofs"], 3, "{r}");

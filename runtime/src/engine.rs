@@ -56,7 +56,7 @@ pub fn engine_view() -> Result<Engine> {
 pub fn engine_for(strategy: crate::Strategy) -> Result<Engine> {
     match strategy {
         #[cfg(target_os = "linux")]
-        crate::Strategy::View | crate::Strategy::PrivateView => engine_view(),
+        crate::Strategy::View | crate::Strategy::PrivateView | crate::Strategy::Fork => engine_view(),
         _ => engine(),
     }
 }

@@ -22,8 +22,12 @@
 //! ```
 
 mod engine;
+#[cfg(target_os = "linux")]
+mod fork;
 mod globals;
+mod guest_memory;
 mod heap;
+mod imported;
 mod metrics;
 mod prover;
 mod session;
@@ -34,6 +38,9 @@ mod view;
 #[cfg(target_os = "linux")]
 pub use engine::engine_view;
 pub use engine::{engine, engine_for, engine_on_demand};
+#[cfg(target_os = "linux")]
+pub use fork::Proofs;
+pub use guest_memory::GuestMemory;
 pub use heap::{Escape, HeapFigures};
 pub use metrics::{rss_bytes, ProofMetrics};
 pub use prover::Prover;

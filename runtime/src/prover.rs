@@ -31,14 +31,26 @@ enum Backend<T: 'static> {
     /// globals as the last successful call left them.
     Recreate { pre: InstancePre<T>, memory0: Persistent0, carried: Option<Vec<Val>> },
     /// One Store and instance for the prover's life (until [`Prover::restart`]).
-    Single { store: Store<T>, instance: Instance, memory0: Memory, memory1: Option<Memory>, module: Module, linker: Linker<T> },
+    Single { store: Store<T>, instance: Instance, memory0: Memory0, memory1: Option<Memory>, module: Module, linker: Linker<T> },
 }
 
 impl<T: Default + Send + 'static> Prover<T> {
     /// Compiles `wasm` and prepares memory 0. Under [`Strategy::Baseline`]
     /// `wasm` is the untransformed module, otherwise the transformed one.
     /// Imports other than multimem's own come from `linker`.
+    ///
+    /// The fork strategy also takes the module as shipped and transforms it
+    /// itself (view form, nothing routed).
     pub fn load(engine: &Engine, linker: &Linker<T>, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
+        let transformed;
+        let wasm = match (strategy, multimem_transform::transformed_split(wasm)) {
+            (Strategy::Fork, None) => {
+                let options = multimem_transform::Options { form: multimem_transform::Form::View, ..Default::default() };
+                transformed = multimem_transform::transform(wasm, &options).context("transforming the module for the fork strategy")?;
+                &transformed[..]
+            }
+            _ => wasm,
+        };
         let split = multimem_transform::transformed_split(wasm);
         match (strategy.transformed(), split) {
             (true, None) => bail!("strategy {} needs a module transformed by `multimem transform`", strategy.name()),
@@ -59,11 +71,9 @@ impl<T: Default + Send + 'static> Prover<T> {
                 marked.map_or("?", |f| f.name())
             );
         }
-        let (backend, globals) = match strategy {
+        let (backend, globals, start) = match strategy {
             Strategy::Recreate => Self::load_recreate(engine, &mut linker, wasm, memory0_max, memory1_max)?,
-            Strategy::View | Strategy::PrivateView => {
-                Self::load_view(engine, &linker, wasm, memory0_max, memory1_max, strategy == Strategy::PrivateView)?
-            }
+            Strategy::View | Strategy::PrivateView | Strategy::Fork => Self::load_view(engine, &linker, wasm, memory0_max, memory1_max, strategy)?,
             Strategy::InPlace | Strategy::Baseline => {
                 let mut wasm = wasm.to_vec();
                 for (index, max) in [(0, memory0_max), (1, memory1_max.filter(|_| strategy.transformed()))] {
@@ -74,11 +84,16 @@ impl<T: Default + Send + 'static> Prover<T> {
                 if strategy == Strategy::Baseline {
                     define_untransformed_answers(&mut linker)?;
                 }
-                Self::load_single(engine, &linker, &wasm)?
+                let (backend, globals) = Self::load_single(engine, &linker, &wasm).map_err(|e| crate::imported::explain(e, strategy))?;
+                (backend, globals, None)
             }
         };
         let ticker = limits.deadline.map(|_| EpochTicker::start(engine));
-        Ok(Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker })
+        let mut prover = Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker };
+        if let Some(start) = start {
+            prover.call(&start, &[]).context("running the module's start function (once, against memory 0)")?;
+        }
+        Ok(prover)
     }
 
     fn load_recreate(
@@ -87,8 +102,8 @@ impl<T: Default + Send + 'static> Prover<T> {
         wasm: &[u8],
         memory0_max: Option<u64>,
         memory1_max: Option<u64>,
-    ) -> Result<(Backend<T>, Globals)> {
-        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
+    ) -> Result<(Backend<T>, Globals, Option<String>)> {
+        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).context("the recreate strategy cannot run this module")?;
         let module = Module::new(engine, &per_proof.wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
         let maximum = memory0_max.map_or(per_proof.memory0_maximum_pages, |m| m.min(per_proof.memory0_maximum_pages));
         let ty = MemoryType::shared(u32::try_from(per_proof.memory0_initial_pages)?, u32::try_from(maximum)?);
@@ -98,7 +113,7 @@ impl<T: Default + Send + 'static> Prover<T> {
         let mut scratch = Store::new(engine, T::default());
         linker.define(&mut scratch, import_module, import_name, Extern::SharedMemory(memory0.clone()))?;
         let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
-        Ok((Backend::Recreate { pre, memory0: Persistent0::Shared(memory0), carried: None }, Globals::of(&module)))
+        Ok((Backend::Recreate { pre, memory0: Persistent0::Shared(memory0), carried: None }, Globals::of(&module), per_proof.start))
     }
 
     #[cfg(target_os = "linux")]
@@ -108,9 +123,15 @@ impl<T: Default + Send + 'static> Prover<T> {
         wasm: &[u8],
         memory0_max: Option<u64>,
         memory1_max: Option<u64>,
-        private: bool,
-    ) -> Result<(Backend<T>, Globals)> {
-        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
+        strategy: Strategy,
+    ) -> Result<(Backend<T>, Globals, Option<String>)> {
+        use crate::view::Mapping;
+        let mapping = match strategy {
+            Strategy::View => Mapping::Shared,
+            Strategy::PrivateView => Mapping::Private,
+            _ => Mapping::Fork,
+        };
+        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).with_context(|| format!("the {strategy} strategy cannot run this module"))?;
         let mut wasm = per_proof.wasm;
         if let Some(max) = memory0_max {
             wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;
@@ -121,12 +142,12 @@ impl<T: Default + Send + 'static> Prover<T> {
             pages.write(*offset as usize, bytes)?;
         }
         let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
-        Ok((Backend::Recreate { pre, memory0: Persistent0::View { pages, private }, carried: None }, Globals::of(&module)))
+        Ok((Backend::Recreate { pre, memory0: Persistent0::View { pages, mapping }, carried: None }, Globals::of(&module), per_proof.start))
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn load_view(_: &Engine, _: &Linker<T>, _: &[u8], _: Option<u64>, _: Option<u64>, _: bool) -> Result<(Backend<T>, Globals)> {
-        bail!("the view strategies need Linux (memfd and fixed mappings)")
+    fn load_view(_: &Engine, _: &Linker<T>, _: &[u8], _: Option<u64>, _: Option<u64>, strategy: Strategy) -> Result<(Backend<T>, Globals, Option<String>)> {
+        bail!("the {strategy} strategy needs Linux (memfd and fixed mappings)")
     }
 
     fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8]) -> Result<(Backend<T>, Globals)> {
@@ -138,10 +159,17 @@ impl<T: Default + Send + 'static> Prover<T> {
     fn instantiate_single(engine: &Engine, linker: Linker<T>, module: Module) -> Result<Backend<T>> {
         let mut store = Store::new(engine, T::default());
         store.set_epoch_deadline(u64::MAX / 2);
-        let instance = linker.instantiate(&mut store, &module).map_err(|e| crate::session::call_error("start", e))?;
-        let memory0 = match instance.get_memory(&mut store, EXPORT_PERSISTENT_MEMORY) {
-            Some(m) => m,
-            None => first_exported_memory(&mut store, instance).context("the module exports no memory")?,
+        // A memory the module imports and the caller does not supply is memory 0: the runtime makes it.
+        let mut instance_linker = linker.clone();
+        let supplied = crate::imported::supply_memory(&mut instance_linker, &mut store, &module)?;
+        let instance = instance_linker.instantiate(&mut store, &module).map_err(|e| crate::session::call_error("start", e))?;
+        let memory0 = match (instance.get_memory(&mut store, EXPORT_PERSISTENT_MEMORY), supplied) {
+            (Some(m), _) => Memory0::Local(m),
+            (None, Some(m)) => m,
+            (None, None) => match instance.get_shared_memory(&mut store, EXPORT_PERSISTENT_MEMORY) {
+                Some(m) => Memory0::Shared(m),
+                None => first_exported_memory(&mut store, instance).context("the module exports no memory and imports none")?,
+            },
         };
         let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
         Ok(Backend::Single { store, instance, memory0, memory1, module, linker })
@@ -172,7 +200,7 @@ impl<T: Default + Send + 'static> Prover<T> {
     pub fn memory0_pages(&self) -> u64 {
         match &self.backend {
             Backend::Recreate { memory0, .. } => memory0.pages(),
-            Backend::Single { store, memory0, .. } => memory0.size(store),
+            Backend::Single { store, memory0, .. } => memory0.pages(store),
         }
     }
 
@@ -208,13 +236,42 @@ impl<T: Default + Send + 'static> Prover<T> {
         let result = match &mut self.backend {
             Backend::Recreate { pre, memory0, carried } => {
                 let on = RecreateOn { engine: &self.engine, globals: &self.globals, split: self.split, pre, memory0 };
-                on.session(carried, ticks, proof, &mut metrics, f)
+                let (result, captured) = on.session(carried.as_deref(), ticks, proof, &mut metrics, f);
+                if captured.is_some() {
+                    *carried = captured;
+                }
+                result
             }
             Backend::Single { store, instance, memory0, memory1, .. } => {
-                let on = SingleOn { globals: &self.globals, split: self.split, store, instance: *instance, memory0: *memory0, memory1: *memory1 };
+                let on = SingleOn { globals: &self.globals, split: self.split, store, instance: *instance, memory0: memory0.clone(), memory1: *memory1 };
                 on.session(ticks, proof, &mut metrics, f)
             }
         };
+        metrics.rss_bytes = rss_bytes();
+        (result, metrics)
+    }
+
+    /// A handle for proofs at once (the fork strategy): each proof in its own
+    /// private view of memory 0, on whatever thread calls
+    /// [`crate::Proofs::prove`]. Setup cannot run while the handle lives.
+    #[cfg(target_os = "linux")]
+    pub fn proofs(&self) -> Result<crate::fork::Proofs<'_, T>> {
+        match &self.backend {
+            #[cfg(target_os = "linux")]
+            Backend::Recreate { memory0: Persistent0::View { mapping: crate::view::Mapping::Fork, .. }, .. } => Ok(crate::fork::Proofs::new(self)),
+            _ => bail!("proofs at once need the fork strategy: under {} a proof changes state the next one sees", self.strategy),
+        }
+    }
+
+    /// One fork proof through `&self`: it changes nothing the prover holds.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn prove_forked<R>(&self, f: impl FnOnce(&mut Session<'_, T>) -> Result<R>) -> (Result<R>, ProofMetrics) {
+        let mut metrics = ProofMetrics::default();
+        let Backend::Recreate { pre, memory0, carried } = &self.backend else {
+            return (Err(anyhow::anyhow!("proofs at once need the fork strategy")), metrics);
+        };
+        let on = RecreateOn { engine: &self.engine, globals: &self.globals, split: self.split, pre, memory0 };
+        let (result, _) = on.session(carried.as_deref(), self.deadline_ticks(true), true, &mut metrics, f);
         metrics.rss_bytes = rss_bytes();
         (result, metrics)
     }
@@ -225,9 +282,9 @@ enum Persistent0 {
     /// Recreate: a shared memory every instance imports.
     Shared(SharedMemory),
     /// The view strategies: pages every instance maps as its memory 0 and
-    /// again, below the split, in its memory 1; copy-on-write in a proof if `private`.
+    /// again, below the split, in its memory 1, mapped in a proof as `mapping` says.
     #[cfg(target_os = "linux")]
-    View { pages: std::sync::Arc<crate::view::Persistent>, private: bool },
+    View { pages: std::sync::Arc<crate::view::Persistent>, mapping: crate::view::Mapping },
 }
 
 impl Persistent0 {
@@ -244,7 +301,7 @@ impl Persistent0 {
         match self {
             Persistent0::Shared(_) => false,
             #[cfg(target_os = "linux")]
-            Persistent0::View { private, .. } => *private && proof,
+            Persistent0::View { mapping, .. } => *mapping != crate::view::Mapping::Shared && proof,
         }
     }
 
@@ -253,8 +310,9 @@ impl Persistent0 {
         match self {
             Persistent0::Shared(memory0) => Ok((pre.instantiate(&mut *store).map_err(fail)?, Memory0::Shared(memory0.clone()), false)),
             #[cfg(target_os = "linux")]
-            Persistent0::View { pages, .. } => {
-                let instantiation = crate::view::Instantiation::begin(pages, self.forks(proof));
+            Persistent0::View { pages, mapping } => {
+                let mapping = if proof { *mapping } else { crate::view::Mapping::Shared };
+                let instantiation = crate::view::Instantiation::begin(pages, mapping);
                 let instance = pre.instantiate(&mut *store).map_err(fail)?;
                 instantiation.finish()?;
                 let memory0 = instance.get_memory(&mut *store, EXPORT_PERSISTENT_MEMORY).context("a view-form module exports memory 0")?;
@@ -274,20 +332,22 @@ struct RecreateOn<'a, T: 'static> {
 }
 
 impl<T: Default + Send + 'static> RecreateOn<'_, T> {
+    /// Runs `f`; returns its result and, unless the call forks, the globals it left.
     fn session<R>(
         self,
-        carried: &mut Option<Vec<Val>>,
+        carried: Option<&[Val]>,
         ticks: u64,
         proof: bool,
         metrics: &mut ProofMetrics,
         f: impl FnOnce(&mut Session<'_, T>) -> Result<R>,
-    ) -> Result<R> {
+    ) -> (Result<R>, Option<Vec<Val>>) {
         let created = Instant::now();
+        let mut captured = None;
         let mut store = Store::new(self.engine, T::default());
         store.set_epoch_deadline(ticks);
         let result = (|| {
-            let (instance, memory0, view) = self.memory0.instantiate(self.pre, &mut store, proof)?;
-            if let Some(values) = carried.as_deref() {
+            let (instance, memory0, is_view) = self.memory0.instantiate(self.pre, &mut store, proof)?;
+            if let Some(values) = carried {
                 self.globals.restore(&mut store, instance, values)?;
             }
             set_proof_active(&mut store, instance, proof)?;
@@ -296,19 +356,30 @@ impl<T: Default + Send + 'static> RecreateOn<'_, T> {
             }
             metrics.create = created.elapsed();
             let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
-            let mut session = Session { store: &mut store, instance, memory0, memory1, split: self.split, view };
+            let mut session = Session { store: &mut store, instance, memory0, memory1, split: self.split, view: is_view };
+            let entered = crate::guest_memory::Entered::new(session.memories());
             let result = timed(metrics, || f(&mut session));
+            drop(entered);
             (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
             metrics.heap = session.heap();
             if result.is_ok() && !self.memory0.forks(proof) {
-                *carried = Some(self.globals.capture(&mut store, instance));
+                captured = Some(self.globals.capture(&mut store, instance));
+            }
+            metrics.memory0_proof_pages = metrics.memory0_pages;
+            metrics.memory0_pages = self.memory0.pages();
+            #[cfg(target_os = "linux")]
+            if let (true, Some(view), Some(split)) = (self.memory0.forks(proof), memory1, self.split) {
+                let persistent = self.memory0.pages() * multimem_transform::PAGE;
+                let grown = metrics.memory0_proof_pages * multimem_transform::PAGE;
+                let pages = crate::fork::Touched::of(view.data_ptr(&store), persistent, grown, split as u64, view.data_size(&store) as u64);
+                (metrics.cow_pages, metrics.fresh_pages) = (pages.copied, pages.fresh);
             }
             result
         })();
         let dropped = Instant::now();
         drop(store);
         metrics.drop = dropped.elapsed();
-        result
+        (result, captured)
     }
 }
 
@@ -318,7 +389,7 @@ struct SingleOn<'a, T: 'static> {
     split: Option<u32>,
     store: &'a mut Store<T>,
     instance: Instance,
-    memory0: Memory,
+    memory0: Memory0,
     memory1: Option<Memory>,
 }
 
@@ -334,9 +405,12 @@ impl<T: 'static> SingleOn<'_, T> {
                     globals.count_proof(store, instance)?;
                 }
             }
-            let mut session = Session { store: &mut *store, instance, memory0: Memory0::Local(memory0), memory1, split, view: false };
+            let mut session = Session { store: &mut *store, instance, memory0, memory1, split, view: false };
+            let entered = crate::guest_memory::Entered::new(session.memories());
             let result = timed(metrics, || f(&mut session));
+            drop(entered);
             (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
+            metrics.memory0_proof_pages = metrics.memory0_pages;
             metrics.heap = session.heap();
             result
         })();
@@ -386,9 +460,13 @@ fn release_pages(ptr: *mut u8, len: usize) -> Result<()> {
     Ok(())
 }
 
-fn first_exported_memory<T>(store: &mut Store<T>, instance: Instance) -> Option<Memory> {
+fn first_exported_memory<T>(store: &mut Store<T>, instance: Instance) -> Option<Memory0> {
     let exports: Vec<Extern> = instance.exports(&mut *store).map(|e| e.into_extern()).collect();
-    exports.into_iter().find_map(Extern::into_memory)
+    exports.into_iter().find_map(|e| match e {
+        Extern::Memory(m) => Some(Memory0::Local(m)),
+        Extern::SharedMemory(m) => Some(Memory0::Shared(m)),
+        _ => None,
+    })
 }
 
 /// Serves an untransformed guest's `multimem.*` imports: no memory 1, no proof.

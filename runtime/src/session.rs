@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, bail, ensure, Result};
 use bytemuck::Pod;
-use wasmtime::{Instance, Memory, SharedMemory, Store, Trap, Val, WasmBacktrace};
+use wasmtime::{AsContext, Instance, Memory, SharedMemory, Store, Trap, Val, WasmBacktrace};
 
 /// Memory 0 as the strategy holds it.
 #[derive(Clone)]
@@ -21,10 +21,10 @@ impl Memory0 {
         }
     }
 
-    fn bytes<T>(&self, store: &Store<T>) -> (*mut u8, usize) {
+    fn bytes(&self, store: impl AsContext) -> (*mut u8, usize) {
         match self {
             Memory0::Shared(m) => (m.data().as_ptr() as *mut u8, m.data().len()),
-            Memory0::Local(m) => (m.data_ptr(store), m.data_size(store)),
+            Memory0::Local(m) => (m.data_ptr(&store), m.data_size(&store)),
         }
     }
 }
@@ -152,16 +152,38 @@ impl<T: 'static> Session<'_, T> {
     }
 
     fn locate(&self, ptr: u32, len: u32) -> Result<(*mut u8, usize, usize)> {
+        self.memories().locate(&*self.store, ptr, len)
+    }
+
+    /// What a host function called during this session reaches (see [`crate::GuestMemory`]).
+    pub(crate) fn memories(&self) -> Memories {
+        Memories { memory0: self.memory0.clone(), memory1: self.memory1, split: self.split, view: self.view }
+    }
+}
+
+/// The memories of one call or proof, and how a guest pointer picks one.
+#[derive(Clone)]
+pub(crate) struct Memories {
+    pub(crate) memory0: Memory0,
+    pub(crate) memory1: Option<Memory>,
+    pub(crate) split: Option<u32>,
+    pub(crate) view: bool,
+}
+
+impl Memories {
+    /// Base, size and offset of `len` bytes at guest pointer `ptr`, checked.
+    pub(crate) fn locate(&self, store: impl AsContext, ptr: u32, len: u32) -> Result<(*mut u8, usize, usize)> {
+        let store = store.as_context();
         let (base, size, offset) = match (self.split, self.memory1) {
             // Below the split only memory 0's pages are mapped: the rest up to the split is a hole.
             (Some(split), Some(m1)) if self.view => {
-                let size = if ptr < split { self.memory0.bytes(self.store).1 } else { m1.data_size(&*self.store) };
-                (m1.data_ptr(&*self.store), size, ptr)
+                let size = if ptr < split { self.memory0.bytes(&store).1 } else { m1.data_size(&store) };
+                (m1.data_ptr(&store), size, ptr)
             }
-            (Some(split), Some(m1)) if ptr >= split => (m1.data_ptr(&*self.store), m1.data_size(&*self.store), ptr - split),
+            (Some(split), Some(m1)) if ptr >= split => (m1.data_ptr(&store), m1.data_size(&store), ptr - split),
             (Some(split), None) if ptr >= split => bail!("pointer {ptr:#x} is in memory 1, which this call does not have"),
             _ => {
-                let (base, size) = self.memory0.bytes(self.store);
+                let (base, size) = self.memory0.bytes(&store);
                 (base, size, ptr)
             }
         };

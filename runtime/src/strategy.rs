@@ -21,10 +21,16 @@ pub enum Strategy {
     /// proof: the proof's writes to persistent data (and its changes to the
     /// globals) vanish with it, as in a fork()ed child.
     PrivateView,
+    /// Any module, no guest SDK (Linux, [`crate::engine_view`]): each proof
+    /// runs in a private copy-on-write view of memory 0 whose `memory.grow`
+    /// and `memory.size` are its own, so after a proof memory 0 (size and
+    /// bytes) and the globals are exactly as before it, as in a fork()ed
+    /// child. Several proofs may run at once ([`crate::Prover::proofs`]).
+    Fork,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 5] = [Strategy::Baseline, Strategy::Recreate, Strategy::InPlace, Strategy::View, Strategy::PrivateView];
+    pub const ALL: [Strategy; 6] = [Strategy::Baseline, Strategy::Recreate, Strategy::InPlace, Strategy::View, Strategy::PrivateView, Strategy::Fork];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +39,7 @@ impl Strategy {
             Strategy::Baseline => "baseline",
             Strategy::View => "view",
             Strategy::PrivateView => "private-view",
+            Strategy::Fork => "fork",
         }
     }
 
@@ -41,7 +48,7 @@ impl Strategy {
         use multimem_transform::Form;
         match self {
             Strategy::Recreate | Strategy::InPlace => Some(Form::Portable),
-            Strategy::View | Strategy::PrivateView => Some(Form::View),
+            Strategy::View | Strategy::PrivateView | Strategy::Fork => Some(Form::View),
             Strategy::Baseline => None,
         }
     }
@@ -64,7 +71,7 @@ impl std::str::FromStr for Strategy {
         Strategy::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown strategy `{s}` (expected recreate, in-place, baseline, view or private-view)"))
+            .ok_or_else(|| format!("unknown strategy `{s}` (expected recreate, in-place, baseline, view, private-view or fork)"))
     }
 }
 

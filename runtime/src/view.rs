@@ -13,15 +13,38 @@
 
 use std::cell::RefCell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 use wasmtime::{LinearMemory, MemoryCreator, MemoryType};
 
 /// Memory 0's pages, and every live mapping of them.
 pub(crate) struct Persistent {
     fd: OwnedFd,
     state: Mutex<State>,
+    /// Fork proofs' copy-on-write mappings alive now (they are not aliases).
+    forks: AtomicUsize,
+}
+
+/// Every memory 0 alive in this process, for [`resident`].
+static LIVE: Mutex<Vec<Weak<Persistent>>> = Mutex::new(Vec::new());
+
+/// Bytes of every live memory 0 in RAM (or swap), and whether any of them is
+/// mapped now (then the process's RSS counts some of those pages too).
+pub(crate) fn resident() -> (u64, bool) {
+    let mut live = LIVE.lock().unwrap();
+    live.retain(|p| p.strong_count() > 0);
+    let (mut bytes, mut mapped) = (0, false);
+    for persistent in live.iter().filter_map(Weak::upgrade) {
+        // SAFETY: fstat into a zeroed struct, on an owned descriptor.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(persistent.fd.as_raw_fd(), &mut stat) } == 0 {
+            bytes += stat.st_blocks as u64 * 512;
+        }
+        mapped |= !persistent.state.lock().unwrap().aliases.is_empty() || persistent.forks.load(Ordering::Relaxed) > 0;
+    }
+    (bytes, mapped)
 }
 
 struct State {
@@ -46,7 +69,9 @@ impl Persistent {
         ensure!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         truncate(&fd, bytes)?;
-        Ok(Arc::new(Persistent { fd, state: Mutex::new(State { bytes, aliases: Vec::new(), next_id: 0 }) }))
+        let persistent = Arc::new(Persistent { fd, state: Mutex::new(State { bytes, aliases: Vec::new(), next_id: 0 }), forks: AtomicUsize::new(0) });
+        LIVE.lock().unwrap().push(Arc::downgrade(&persistent));
+        Ok(persistent)
     }
 
     pub(crate) fn bytes(&self) -> usize {
@@ -75,6 +100,15 @@ impl Persistent {
         state.next_id += 1;
         state.aliases.push(alias);
         Ok(alias.id)
+    }
+
+    /// Maps memory 0 copy-on-write at `base`, as it is now, without following
+    /// its growth; returns its size.
+    fn map_private_once(&self, base: *mut u8) -> Result<usize> {
+        let state = self.state.lock().unwrap();
+        self.map_range(Alias { id: u64::MAX, base: base as usize, private: true }, 0, state.bytes)?;
+        self.forks.fetch_add(1, Ordering::Relaxed);
+        Ok(state.bytes)
     }
 
     /// Stops growing the mapping `id`; its owner unmaps it.
@@ -174,7 +208,7 @@ impl Drop for Reservation {
 
 /// A memory in a reservation of its own, for a view engine.
 struct ReservedMemory {
-    reservation: Reservation,
+    reservation: Arc<Reservation>,
     bytes: usize,
     capacity: usize,
     maps: Maps,
@@ -188,6 +222,12 @@ enum Maps {
     /// A view-form instance's memory 1: memory 0 below the split, scratch
     /// above, opened as it grows.
     View { persistent: Arc<Persistent>, alias: u64 },
+    /// A fork proof's memory 0: the low part of its view's reservation
+    /// (memory 0 mapped copy-on-write); growing opens fresh pages above it,
+    /// in this proof only.
+    Fork { persistent: Arc<Persistent> },
+    /// A fork proof's view: the same reservation as its memory 0.
+    ForkView,
     /// Any other memory created on a view engine: anonymous pages.
     Plain,
 }
@@ -203,7 +243,7 @@ unsafe impl LinearMemory for ReservedMemory {
         wasmtime::ensure!(new_size <= self.capacity, "memory cannot grow past its reservation");
         match &self.maps {
             Maps::Persistent { persistent, .. } => persistent.grow_to(new_size),
-            Maps::View { .. } | Maps::Plain => self.reservation.open(self.bytes, new_size),
+            Maps::View { .. } | Maps::ForkView | Maps::Plain | Maps::Fork { .. } => self.reservation.open(self.bytes, new_size),
         }
         .map_err(to_wasmtime)?;
         self.bytes = new_size;
@@ -223,6 +263,9 @@ impl Drop for ReservedMemory {
         if let Maps::Persistent { persistent, alias } | Maps::View { persistent, alias } = &self.maps {
             persistent.forget(*alias);
         }
+        if let Maps::Fork { persistent } = &self.maps {
+            persistent.forks.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -230,10 +273,23 @@ thread_local! {
     static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
 }
 
+/// How an instance's view maps memory 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mapping {
+    /// Shared: writes reach memory 0 (setup, and proofs under `View`).
+    Shared,
+    /// Copy-on-write: writes vanish with the instance; growth still grows memory 0.
+    Private,
+    /// Copy-on-write, and memory 0's growth is the instance's own (see `crate::fork`).
+    Fork,
+}
+
 struct Pending {
     persistent: Arc<Persistent>,
-    private: bool,
+    mapping: Mapping,
     created: u8,
+    /// A fork instance's reservation, made with its memory 0, shared with its view.
+    fork: Option<Arc<Reservation>>,
 }
 
 /// Says, for the instantiation this thread runs next, which memory 0 the
@@ -241,8 +297,8 @@ struct Pending {
 pub(crate) struct Instantiation(());
 
 impl Instantiation {
-    pub(crate) fn begin(persistent: &Arc<Persistent>, private: bool) -> Self {
-        PENDING.with(|p| *p.borrow_mut() = Some(Pending { persistent: persistent.clone(), private, created: 0 }));
+    pub(crate) fn begin(persistent: &Arc<Persistent>, mapping: Mapping) -> Self {
+        PENDING.with(|p| *p.borrow_mut() = Some(Pending { persistent: persistent.clone(), mapping, created: 0, fork: None }));
         Instantiation(())
     }
 
@@ -272,17 +328,19 @@ unsafe impl MemoryCreator for ViewCreator {
         reserved: Option<usize>,
         guard: usize,
     ) -> Result<Box<dyn LinearMemory>, String> {
-        let role = PENDING.with(|p| {
+        let made = PENDING.with(|p| {
             let mut p = p.borrow_mut();
-            let pending = p.as_mut()?;
+            let Some(pending) = p.as_mut() else { return plain_memory(minimum, maximum, reserved, guard) };
             pending.created += 1;
-            Some((pending.created, pending.persistent.clone(), pending.private))
+            let persistent = pending.persistent.clone();
+            match (pending.created, pending.mapping) {
+                (1, Mapping::Fork) => fork_memory0(persistent, &mut pending.fork, reserved, guard),
+                (1, _) => persistent_memory(persistent, minimum, reserved, guard),
+                (2, Mapping::Fork) => fork_view(pending.fork.take(), minimum, reserved),
+                (2, mapping) => view_memory(persistent, mapping == Mapping::Private, minimum, reserved, guard),
+                _ => plain_memory(minimum, maximum, reserved, guard),
+            }
         });
-        let made = match role {
-            Some((1, persistent, _)) => persistent_memory(persistent, minimum, reserved, guard),
-            Some((2, persistent, private)) => view_memory(persistent, private, minimum, reserved, guard),
-            _ => plain_memory(minimum, maximum, reserved, guard),
-        };
         made.map_err(|e| format!("{e:#}"))
     }
 }
@@ -298,7 +356,7 @@ fn full_reservation(reserved: Option<usize>) -> Result<usize> {
 
 fn persistent_memory(persistent: Arc<Persistent>, minimum: usize, reserved: Option<usize>, guard: usize) -> Result<Box<dyn LinearMemory>> {
     let capacity = full_reservation(reserved)?;
-    let reservation = Reservation::new(capacity + guard)?;
+    let reservation = Arc::new(Reservation::new(capacity + guard)?);
     persistent.grow_to(minimum)?;
     let alias = persistent.map_at(reservation.base, false)?;
     let bytes = persistent.bytes();
@@ -307,14 +365,32 @@ fn persistent_memory(persistent: Arc<Persistent>, minimum: usize, reserved: Opti
 
 fn view_memory(persistent: Arc<Persistent>, private: bool, minimum: usize, reserved: Option<usize>, guard: usize) -> Result<Box<dyn LinearMemory>> {
     let capacity = full_reservation(reserved)?;
-    let reservation = Reservation::new(capacity + guard)?;
+    let reservation = Arc::new(Reservation::new(capacity + guard)?);
     let alias = persistent.map_at(reservation.base, private)?;
     Ok(Box::new(ReservedMemory { reservation, bytes: minimum, capacity, maps: Maps::View { persistent, alias } }))
 }
 
+/// A fork proof's memory 0: memory 0 mapped copy-on-write at the start of
+/// the reservation its view will share. Not an alias: memory 0 does not
+/// grow during a proof (setup needs `&mut Prover`), and this proof's growth
+/// must not reach memory 0.
+fn fork_memory0(persistent: Arc<Persistent>, fork: &mut Option<Arc<Reservation>>, reserved: Option<usize>, guard: usize) -> Result<Box<dyn LinearMemory>> {
+    let capacity = full_reservation(reserved)?;
+    let reservation = Arc::new(Reservation::new(capacity + guard)?);
+    let bytes = persistent.map_private_once(reservation.base)?;
+    *fork = Some(reservation.clone());
+    Ok(Box::new(ReservedMemory { reservation, bytes, capacity, maps: Maps::Fork { persistent } }))
+}
+
+fn fork_view(reservation: Option<Arc<Reservation>>, minimum: usize, reserved: Option<usize>) -> Result<Box<dyn LinearMemory>> {
+    let capacity = full_reservation(reserved)?;
+    let reservation = reservation.context("a fork instance's view came before its memory 0")?;
+    Ok(Box::new(ReservedMemory { reservation, bytes: minimum, capacity, maps: Maps::ForkView }))
+}
+
 fn plain_memory(minimum: usize, maximum: Option<usize>, reserved: Option<usize>, guard: usize) -> Result<Box<dyn LinearMemory>> {
     let capacity = reserved.unwrap_or(maximum.unwrap_or(1 << 32)).max(minimum);
-    let reservation = Reservation::new(capacity + guard)?;
+    let reservation = Arc::new(Reservation::new(capacity + guard)?);
     reservation.open(0, minimum)?;
     Ok(Box::new(ReservedMemory { reservation, bytes: minimum, capacity, maps: Maps::Plain }))
 }

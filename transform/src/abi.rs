@@ -35,6 +35,8 @@ pub const SPLIT: &str = "split";
 pub const EXPORT_PERSISTENT_MEMORY: &str = "multimem.persistent_memory";
 pub const EXPORT_EPHEMERAL_MEMORY: &str = "multimem.ephemeral_memory";
 pub const EXPORT_PROOF_ACTIVE: &str = "multimem.proof_active";
+/// A per-proof module's start function, which the host runs once at load.
+pub const EXPORT_START: &str = "multimem.start";
 pub const EXPORT_STACK_POINTER: &str = "multimem.stack_pointer";
 pub const EXPORT_GLOBAL_PREFIX: &str = "multimem.global.";
 /// A routed module's proof counter: the host adds one per proof, and the

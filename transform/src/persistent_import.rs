@@ -14,7 +14,7 @@ use anyhow::{bail, ensure, Context, Result};
 use walrus::ir::Value;
 use walrus::{ConstExpr, DataKind, ImportKind};
 
-use crate::abi::{EXPORT_INIT_PERSISTENT, IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY};
+use crate::abi::{EXPORT_INIT_PERSISTENT, EXPORT_START, IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY};
 use crate::{Form, PAGE};
 
 /// A module ready to be instantiated once per proof.
@@ -28,15 +28,19 @@ pub struct PerProofModule {
     pub data: Vec<(u32, Vec<u8>)>,
     pub split: u32,
     pub form: Form,
+    /// The module's start function, exported under this name for the host to run once.
+    pub start: Option<String>,
 }
 
 /// `ephemeral_max_pages` caps memory 1's scratch (the caller's limit on one proof).
 pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerProofModule> {
     let crate::Marker { split, form } = crate::marker(transformed).context("not a module transformed by multimem")?;
     let mut module = crate::parse(transformed)?;
-    if module.start.is_some() {
-        bail!("module has a start function: the recreate strategy would run it again for every proof");
-    }
+    // Run once by the host against memory 0, never per instance.
+    let start = module.start.take().map(|func| {
+        module.exports.add(EXPORT_START, func);
+        EXPORT_START.to_string()
+    });
     let ids: Vec<_> = module.memories.iter().map(|m| m.id()).collect();
     let [memory0, memory1] = ids[..] else { bail!("a transformed module has exactly two memories") };
     ensure!(
@@ -51,7 +55,7 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
         let DataKind::Active { memory, offset } = &segment.kind else { continue };
         ensure!(*memory == memory0, "data segment for memory 1 in a transformed module");
         let ConstExpr::Value(Value::I32(offset)) = offset else {
-            bail!("data segment offset is not a constant; the recreate strategy needs constant offsets")
+            bail!("a data segment of memory 0 has a computed offset; memory 0's contents are written once, before any instance, so offsets must be constants")
         };
         data.push((*offset as u32, segment.value.clone()));
         segment.kind = DataKind::Passive;
@@ -60,7 +64,12 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
     module.memories.get_mut(memory0).data_segments.clear();
 
     let import = match (form, module.memories.get(memory0).import) {
-        (Form::View, Some(_)) => bail!("the view form needs memory 0 defined by the module, not imported"),
+        // The host's memory creator hands every instance memory 0's pages: defined here, whatever the module imported.
+        (Form::View, Some(import)) => {
+            module.imports.delete(import);
+            module.memories.get_mut(memory0).import = None;
+            None
+        }
         (Form::View, None) => None,
         (Form::Portable, Some(import)) => {
             let i = module.imports.get(import);
@@ -72,8 +81,12 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
             Some((IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string()))
         }
     };
+    // Memory 1 belongs to one instance: never shared (the pool cannot hold a
+    // defined shared memory). In the view form memory 0 is not shared either:
+    // several Stores see it through the memfd.
+    module.memories.get_mut(memory1).shared = false;
     let m0 = module.memories.get_mut(memory0);
-    m0.shared |= form == Form::Portable;
+    m0.shared = form == Form::Portable;
     let cap = split as u64 / PAGE;
     let maximum = m0.maximum.map_or(cap, |max| max.min(cap));
     m0.maximum = Some(maximum);
@@ -91,5 +104,6 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
         data,
         split,
         form,
+        start,
     })
 }
