@@ -24,6 +24,8 @@ pub struct Prover<T: 'static> {
     globals: Globals,
     backend: Backend<T>,
     _ticker: Option<EpochTicker>,
+    /// Test seam: the next page release (in place) fails as if the kernel had refused it.
+    fail_release: bool,
 }
 
 enum Backend<T: 'static> {
@@ -39,9 +41,14 @@ impl<T: Default + Send + 'static> Prover<T> {
     /// `wasm` is the untransformed module, otherwise the transformed one.
     /// Imports other than multimem's own come from `linker`.
     pub fn load(engine: &Engine, linker: &Linker<T>, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
+        crate::checks::is_core_module(wasm)?;
         let split = multimem_transform::transformed_split(wasm);
         match (strategy.transformed(), split) {
-            (true, None) => bail!("strategy {} needs a module transformed by `multimem transform`", strategy.name()),
+            (true, None) => {
+                // A marker cut off with the module's end is a damaged module, not an untransformed one.
+                multimem_transform::validate(wasm)?;
+                bail!("strategy {} needs a module transformed by `multimem transform`", strategy.name())
+            }
             (false, Some(_)) => bail!("the baseline strategy runs the untransformed module; this one is transformed"),
             _ => {}
         }
@@ -59,6 +66,9 @@ impl<T: Default + Send + 'static> Prover<T> {
                 marked.map_or("?", |f| f.name())
             );
         }
+        if strategy.transformed() {
+            crate::checks::split_agrees(wasm)?;
+        }
         let (backend, globals) = match strategy {
             Strategy::Recreate => Self::load_recreate(engine, &mut linker, wasm, memory0_max, memory1_max)?,
             Strategy::View | Strategy::PrivateView => {
@@ -74,11 +84,11 @@ impl<T: Default + Send + 'static> Prover<T> {
                 if strategy == Strategy::Baseline {
                     define_untransformed_answers(&mut linker)?;
                 }
-                Self::load_single(engine, &linker, &wasm)?
+                Self::load_single(engine, &linker, &wasm, strategy.transformed())?
             }
         };
         let ticker = limits.deadline.map(|_| EpochTicker::start(engine));
-        Ok(Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker })
+        Ok(Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker, fail_release: false })
     }
 
     fn load_recreate(
@@ -90,6 +100,7 @@ impl<T: Default + Send + 'static> Prover<T> {
     ) -> Result<(Backend<T>, Globals)> {
         let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
         let module = Module::new(engine, &per_proof.wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
+        crate::checks::runtime_exports(&module)?;
         let maximum = memory0_max.map_or(per_proof.memory0_maximum_pages, |m| m.min(per_proof.memory0_maximum_pages));
         let ty = MemoryType::shared(u32::try_from(per_proof.memory0_initial_pages)?, u32::try_from(maximum)?);
         let memory0 = SharedMemory::new(engine, ty).map_err(anyhow::Error::from).context("creating memory 0")?;
@@ -98,6 +109,10 @@ impl<T: Default + Send + 'static> Prover<T> {
         let mut scratch = Store::new(engine, T::default());
         linker.define(&mut scratch, import_module, import_name, Extern::SharedMemory(memory0.clone()))?;
         let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
+        if crate::checks::threaded(&module) {
+            // An engine that cannot hold a defined shared memory fails here, not at the first proof.
+            pre.instantiate(&mut scratch).map_err(|e| crate::checks::instantiate_error(&module, e))?;
+        }
         Ok((Backend::Recreate { pre, memory0: Persistent0::Shared(memory0), carried: None }, Globals::of(&module)))
     }
 
@@ -116,6 +131,7 @@ impl<T: Default + Send + 'static> Prover<T> {
             wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;
         }
         let module = Module::new(engine, &wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
+        crate::checks::runtime_exports(&module)?;
         let pages = crate::view::Persistent::new(usize::try_from(per_proof.memory0_initial_pages * multimem_transform::PAGE)?)?;
         for (offset, bytes) in &per_proof.data {
             pages.write(*offset as usize, bytes)?;
@@ -129,8 +145,11 @@ impl<T: Default + Send + 'static> Prover<T> {
         bail!("the view strategies need Linux (memfd and fixed mappings)")
     }
 
-    fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8]) -> Result<(Backend<T>, Globals)> {
+    fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8], transformed: bool) -> Result<(Backend<T>, Globals)> {
         let module = Module::new(engine, wasm).map_err(anyhow::Error::from).context("compiling the module")?;
+        if transformed {
+            crate::checks::runtime_exports(&module)?;
+        }
         let globals = Globals::of(&module);
         Ok((Self::instantiate_single(engine, linker.clone(), module)?, globals))
     }
@@ -138,7 +157,7 @@ impl<T: Default + Send + 'static> Prover<T> {
     fn instantiate_single(engine: &Engine, linker: Linker<T>, module: Module) -> Result<Backend<T>> {
         let mut store = Store::new(engine, T::default());
         store.set_epoch_deadline(u64::MAX / 2);
-        let instance = linker.instantiate(&mut store, &module).map_err(|e| crate::session::call_error("start", e))?;
+        let instance = linker.instantiate(&mut store, &module).map_err(|e| crate::checks::instantiate_error(&module, e))?;
         let memory0 = match instance.get_memory(&mut store, EXPORT_PERSISTENT_MEMORY) {
             Some(m) => m,
             None => first_exported_memory(&mut store, instance).context("the module exports no memory")?,
@@ -194,6 +213,13 @@ impl<T: Default + Send + 'static> Prover<T> {
         self.session(true, f)
     }
 
+    /// Makes the next release of memory 1's pages (in place) fail, so that a
+    /// test can check the fallback; a fault-injection seam, not an API.
+    #[doc(hidden)]
+    pub fn fail_next_release(&mut self) {
+        self.fail_release = true;
+    }
+
     /// Epoch ticks a call may run: the caller's deadline for proofs, unbounded otherwise.
     fn deadline_ticks(&self, proof: bool) -> u64 {
         match self.limits.deadline {
@@ -211,7 +237,8 @@ impl<T: Default + Send + 'static> Prover<T> {
                 on.session(carried, ticks, proof, &mut metrics, f)
             }
             Backend::Single { store, instance, memory0, memory1, .. } => {
-                let on = SingleOn { globals: &self.globals, split: self.split, store, instance: *instance, memory0: *memory0, memory1: *memory1 };
+                let fail_release = std::mem::take(&mut self.fail_release);
+                let on = SingleOn { globals: &self.globals, split: self.split, store, instance: *instance, memory0: *memory0, memory1: *memory1, fail_release };
                 on.session(ticks, proof, &mut metrics, f)
             }
         };
@@ -320,14 +347,17 @@ struct SingleOn<'a, T: 'static> {
     instance: Instance,
     memory0: Memory,
     memory1: Option<Memory>,
+    fail_release: bool,
 }
 
 impl<T: 'static> SingleOn<'_, T> {
     fn session<R>(self, ticks: u64, proof: bool, metrics: &mut ProofMetrics, f: impl FnOnce(&mut Session<'_, T>) -> Result<R>) -> Result<R> {
-        let SingleOn { globals, split, store, instance, memory0, memory1 } = self;
+        let SingleOn { globals, split, store, instance, memory0, memory1, fail_release } = self;
         store.set_epoch_deadline(ticks);
         let before = globals.capture(store, instance);
-        let result = (|| {
+        // The instance outlives the call: a panic in `f` (or in a host import it
+        // reaches) must still restore the globals and give memory 1 back.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if memory1.is_some() {
                 set_proof_active(store, instance, proof)?;
                 if proof {
@@ -339,19 +369,26 @@ impl<T: 'static> SingleOn<'_, T> {
             (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
             metrics.heap = session.heap();
             result
-        })();
+        }));
         let restored = match &result {
-            Err(_) => globals.restore(store, instance, &before),
-            Ok(_) => Ok(()),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) | Err(_) => globals.restore(store, instance, &before),
         };
         let off = if memory1.is_some() { set_proof_active(store, instance, false) } else { Ok(()) };
-        let mut released = Ok(());
         if let (Some(memory1), true) = (memory1, proof) {
             let start = Instant::now();
-            released = release_pages(memory1.data_ptr(&*store), memory1.data_size(&*store));
+            let (ptr, len) = (memory1.data_ptr(&*store), memory1.data_size(&*store));
+            let released = if fail_release { Err(anyhow::anyhow!("injected release failure")) } else { release_pages(ptr, len) };
+            if released.is_err() {
+                // The pages stay resident, but the next proof must still find a fresh heap.
+                // SAFETY: memory 1's own bytes, and no guest code runs.
+                unsafe { std::ptr::write_bytes(ptr, 0, len) };
+                metrics.release_failed = true;
+            }
             metrics.drop = start.elapsed();
         }
-        result.and_then(|r| restored.and(off).and(released).map(|()| r))
+        let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        result.and_then(|r| restored.and(off).map(|()| r))
     }
 }
 
