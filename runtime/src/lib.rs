@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checks;
 mod engine;
 mod globals;
 mod heap;

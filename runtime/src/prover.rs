@@ -33,7 +33,7 @@ enum Backend<T: 'static> {
     /// globals as the last successful call left them.
     Recreate { pre: InstancePre<T>, memory0: Persistent0, carried: Option<Vec<Val>> },
     /// One Store and instance for the prover's life (until [`Prover::restart`]).
-    Single { store: Store<T>, instance: Instance, memory0: Memory, memory1: Option<Memory>, module: Module, linker: Linker<T> },
+    Single { store: Store<T>, instance: Instance, memory0: Memory0, memory1: Option<Memory>, module: Module, linker: Linker<T> },
 }
 
 impl<T: Default + Send + 'static> Prover<T> {
@@ -75,6 +75,10 @@ impl<T: Default + Send + 'static> Prover<T> {
                 Self::load_view(engine, &linker, wasm, memory0_max, memory1_max, strategy == Strategy::PrivateView)?
             }
             Strategy::InPlace | Strategy::Baseline => {
+                ensure!(
+                    strategy == Strategy::Baseline || !multimem_transform::host_section::read(wasm).is_some_and(|h| h.shared),
+                    "the in-place strategy does not run threaded modules (shared memories): use recreate with multimem_runtime::engine_on_demand()"
+                );
                 let mut wasm = wasm.to_vec();
                 for (index, max) in [(0, memory0_max), (1, memory1_max.filter(|_| strategy.transformed()))] {
                     if let Some(max) = max {
@@ -99,7 +103,7 @@ impl<T: Default + Send + 'static> Prover<T> {
         memory1_max: Option<u64>,
     ) -> Result<(Backend<T>, Globals)> {
         let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
-        let module = Module::new(engine, &per_proof.wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
+        let module = crate::checks::compile(engine, &per_proof.wasm, "compiling the per-proof module")?;
         crate::checks::runtime_exports(&module)?;
         let maximum = memory0_max.map_or(per_proof.memory0_maximum_pages, |m| m.min(per_proof.memory0_maximum_pages));
         let ty = MemoryType::shared(u32::try_from(per_proof.memory0_initial_pages)?, u32::try_from(maximum)?);
@@ -109,10 +113,6 @@ impl<T: Default + Send + 'static> Prover<T> {
         let mut scratch = Store::new(engine, T::default());
         linker.define(&mut scratch, import_module, import_name, Extern::SharedMemory(memory0.clone()))?;
         let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
-        if crate::checks::threaded(&module) {
-            // An engine that cannot hold a defined shared memory fails here, not at the first proof.
-            pre.instantiate(&mut scratch).map_err(|e| crate::checks::instantiate_error(&module, e))?;
-        }
         Ok((Backend::Recreate { pre, memory0: Persistent0::Shared(memory0), carried: None }, Globals::of(&module)))
     }
 
@@ -130,7 +130,7 @@ impl<T: Default + Send + 'static> Prover<T> {
         if let Some(max) = memory0_max {
             wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;
         }
-        let module = Module::new(engine, &wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
+        let module = crate::checks::compile(engine, &wasm, "compiling the per-proof module")?;
         crate::checks::runtime_exports(&module)?;
         let pages = crate::view::Persistent::new(usize::try_from(per_proof.memory0_initial_pages * multimem_transform::PAGE)?)?;
         for (offset, bytes) in &per_proof.data {
@@ -146,7 +146,7 @@ impl<T: Default + Send + 'static> Prover<T> {
     }
 
     fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8], transformed: bool) -> Result<(Backend<T>, Globals)> {
-        let module = Module::new(engine, wasm).map_err(anyhow::Error::from).context("compiling the module")?;
+        let module = crate::checks::compile(engine, wasm, "compiling the module")?;
         if transformed {
             crate::checks::runtime_exports(&module)?;
         }
@@ -157,11 +157,8 @@ impl<T: Default + Send + 'static> Prover<T> {
     fn instantiate_single(engine: &Engine, linker: Linker<T>, module: Module) -> Result<Backend<T>> {
         let mut store = Store::new(engine, T::default());
         store.set_epoch_deadline(u64::MAX / 2);
-        let instance = linker.instantiate(&mut store, &module).map_err(|e| crate::checks::instantiate_error(&module, e))?;
-        let memory0 = match instance.get_memory(&mut store, EXPORT_PERSISTENT_MEMORY) {
-            Some(m) => m,
-            None => first_exported_memory(&mut store, instance).context("the module exports no memory")?,
-        };
+        let instance = linker.instantiate(&mut store, &module).map_err(crate::checks::instantiate_error)?;
+        let memory0 = first_exported_memory(&mut store, instance).context("the module exports no memory")?;
         let memory1 = instance.get_memory(&mut store, EXPORT_EPHEMERAL_MEMORY);
         Ok(Backend::Single { store, instance, memory0, memory1, module, linker })
     }
@@ -191,7 +188,7 @@ impl<T: Default + Send + 'static> Prover<T> {
     pub fn memory0_pages(&self) -> u64 {
         match &self.backend {
             Backend::Recreate { memory0, .. } => memory0.pages(),
-            Backend::Single { store, memory0, .. } => memory0.size(store),
+            Backend::Single { store, memory0, .. } => memory0.pages(store),
         }
     }
 
@@ -238,7 +235,7 @@ impl<T: Default + Send + 'static> Prover<T> {
             }
             Backend::Single { store, instance, memory0, memory1, .. } => {
                 let fail_release = std::mem::take(&mut self.fail_release);
-                let on = SingleOn { globals: &self.globals, split: self.split, store, instance: *instance, memory0: *memory0, memory1: *memory1, fail_release };
+                let on = SingleOn { globals: &self.globals, split: self.split, store, instance: *instance, memory0: memory0.clone(), memory1: *memory1, fail_release };
                 on.session(ticks, proof, &mut metrics, f)
             }
         };
@@ -345,7 +342,7 @@ struct SingleOn<'a, T: 'static> {
     split: Option<u32>,
     store: &'a mut Store<T>,
     instance: Instance,
-    memory0: Memory,
+    memory0: Memory0,
     memory1: Option<Memory>,
     fail_release: bool,
 }
@@ -364,7 +361,7 @@ impl<T: 'static> SingleOn<'_, T> {
                     globals.count_proof(store, instance)?;
                 }
             }
-            let mut session = Session { store: &mut *store, instance, memory0: Memory0::Local(memory0), memory1, split, view: false };
+            let mut session = Session { store: &mut *store, instance, memory0, memory1, split, view: false };
             let result = timed(metrics, || f(&mut session));
             (metrics.memory0_pages, metrics.memory1_peak_pages) = session.pages();
             metrics.heap = session.heap();
@@ -423,9 +420,16 @@ fn release_pages(ptr: *mut u8, len: usize) -> Result<()> {
     Ok(())
 }
 
-fn first_exported_memory<T>(store: &mut Store<T>, instance: Instance) -> Option<Memory> {
-    let exports: Vec<Extern> = instance.exports(&mut *store).map(|e| e.into_extern()).collect();
-    exports.into_iter().find_map(Extern::into_memory)
+/// Memory 0: the transformed module's export, else the first exported memory (shared ones too: threaded guests).
+fn first_exported_memory<T>(store: &mut Store<T>, instance: Instance) -> Option<Memory0> {
+    let exports: Vec<(String, Extern)> = instance.exports(&mut *store).map(|e| (e.name().to_owned(), e.into_extern())).collect();
+    let memory = |e: Extern| match e {
+        Extern::Memory(m) => Some(Memory0::Local(m)),
+        Extern::SharedMemory(m) => Some(Memory0::Shared(m)),
+        _ => None,
+    };
+    let named = exports.iter().find(|(name, _)| name == EXPORT_PERSISTENT_MEMORY).and_then(|(_, e)| memory(e.clone()));
+    named.or_else(|| exports.into_iter().find_map(|(_, e)| memory(e)))
 }
 
 /// Serves an untransformed guest's `multimem.*` imports: no memory 1, no proof.
