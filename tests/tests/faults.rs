@@ -51,7 +51,7 @@ enum Fault {
     ImportErrs,
     /// The host import panics mid-proof; the test catches it.
     ImportPanics,
-    /// The import sets a one-tick epoch deadline and sleeps past it: interrupted at the next check.
+    /// The import sets a one-tick epoch deadline and the epoch advances: interrupted at the next check.
     Deadline,
     /// Memory 1 may not grow past a random size below a clean proof's peak: the allocation that needs more fails.
     Memory1Exhausted,
@@ -160,8 +160,10 @@ fn linker(engine: &wasmtime::Engine, mode: Arc<AtomicU8>) -> Result<Linker<()>> 
             2 => Err(wasmtime::format_err!("injected host import error")),
             3 => panic!("injected: host import panic"),
             4 => {
+                // The deadline expires here: one tick left, and the tick passes now
+                // (the runtime's 10 ms ticker may be starved on a loaded machine).
                 caller.as_context_mut().set_epoch_deadline(1);
-                std::thread::sleep(Duration::from_millis(30));
+                caller.engine().increment_epoch();
                 Ok(0)
             }
             _ => Ok(0),
@@ -188,7 +190,7 @@ impl ResourceLimiter for Cap {
 /// How a proof ended.
 #[derive(Debug)]
 enum Ended {
-    Proved { bytes: Vec<u8>, entries: u64, release_failed: bool, memory1_pages: u64 },
+    Proved { bytes: Vec<u8>, entries: u64, release_failed: bool, memory1_pages: u64, high_water: Option<u64> },
     Failed(String),
     Panicked(String),
 }
@@ -217,7 +219,7 @@ fn prove(r: &mut Reference, seed: u64, point: i64, after: Option<Fault>) -> Ende
         })
     }));
     match run {
-        Ok((Ok((bytes, entries)), metrics)) => Ended::Proved { bytes, entries, release_failed: metrics.release_failed, memory1_pages: metrics.memory1_peak_pages },
+        Ok((Ok((bytes, entries)), metrics)) => Ended::Proved { bytes, entries, release_failed: metrics.release_failed, memory1_pages: metrics.memory1_peak_pages, high_water: metrics.heap.map(|h| h.high_water) },
         Ok((Err(e), _)) => Ended::Failed(format!("{e:#}")),
         Err(panic) => Ended::Panicked(panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default()),
     }
@@ -278,7 +280,7 @@ fn matrix(guest: Guest, strategy: Strategy) -> Result<()> {
     r.setup(SIZE)?;
 
     // The reference proof, how many function entries a proof makes, and the words clean proofs write.
-    let Ended::Proved { bytes: reference, entries, memory1_pages, .. } = prove(&mut r, RECOVERY_SEED, DISARMED, None) else {
+    let Ended::Proved { bytes: reference, entries, memory1_pages, high_water: reference_high_water, .. } = prove(&mut r, RECOVERY_SEED, DISARMED, None) else {
         bail!("{guest} under {strategy}: the clean proof failed")
     };
     ensure!(r.verify(&reference)?, "{guest} under {strategy}: the clean proof does not verify");
@@ -335,8 +337,9 @@ fn matrix(guest: Guest, strategy: Strategy) -> Result<()> {
         }
         tally[kind].injected += 1;
 
-        let (after, _) = memory0(&mut r)?;
+        let (after, sp_after) = memory0(&mut r)?;
         assert_eq!(before.len(), after.len(), "{what}: memory 0 changed size");
+        assert_eq!(sp, sp_after, "{what}: the stack pointer was not restored");
         let (statics, heap): (Vec<usize>, Vec<usize>) = changed_words(&before, &after, sp).into_iter().partition(|&w| w < heap_word);
         // A proof stopped part-way may leave its own statics mid-update (the last proof's
         // handle reset, say): the guest's state, counted. The heap must be as before.
@@ -345,8 +348,9 @@ fn matrix(guest: Guest, strategy: Strategy) -> Result<()> {
         assert!(stray.is_empty(), "{what}: {} words of memory 0's heap changed that no clean proof writes, first at {:#x}", stray.len(), stray[0] * 8);
 
         let bytes = match prove(&mut r, RECOVERY_SEED, DISARMED, None) {
-            Ended::Proved { bytes, .. } => bytes,
-            ended => panic!("{what}: the next proof failed: {ended:?}"),
+            // A fresh ephemeral heap: the same span as the reference proof's, not stacked on a stale one.
+            Ended::Proved { bytes, high_water, .. } if high_water == reference_high_water => bytes,
+            ended => panic!("{what}: the next proof failed or did not start on a fresh memory 1: {ended:?}"),
         };
         // The reference proof verified: the same bytes verify.
         assert_eq!(bytes, reference, "{what}: the next proof differs from the one before any fault");
