@@ -32,9 +32,9 @@ use wasmtime::{AsContextMut, Caller, Linker, ResourceLimiter, Val};
 
 /// Groth16 constraints, halo2 rows (k = 4): every stage of both provers runs.
 const SIZE: u32 = 1 << 4;
-/// Faulted proofs under recreate (the RSS check's span); in place, two per fault.
+/// Faulted proofs under recreate (the RSS check's span); under the other strategies, two per fault.
 const FAULTED_PROOFS: usize = 50;
-const FAULTED_IN_PLACE: usize = 16;
+const FAULTED_OTHERS: usize = 16;
 /// The seed of the proof after each fault, and of the reference proof it must equal.
 const RECOVERY_SEED: u64 = 1000;
 const COUNTDOWN: &str = "fault_countdown";
@@ -297,7 +297,7 @@ fn matrix(guest: Guest, strategy: Strategy) -> Result<()> {
     let mut rng = Rng(u64::from(SIZE) ^ (guest as u64) << 8 ^ (strategy as u64) << 16);
     let mut rss_first = 0;
     let mut statics_changed = 0;
-    let faulted = if strategy == Strategy::Recreate { FAULTED_PROOFS } else { FAULTED_IN_PLACE };
+    let faulted = if strategy == Strategy::Recreate { FAULTED_PROOFS } else { FAULTED_OTHERS };
     for n in 0..faulted {
         let kind = n % faults.len();
         let fault = faults[kind];
@@ -387,4 +387,11 @@ fn groth16_faults_in_place() -> Result<()> {
 #[test]
 fn halo2_faults_in_place() -> Result<()> {
     matrix(Guest::Halo2, Strategy::InPlace)
+}
+
+/// The view strategy on the guest with the SDK (a guest without it keeps its
+/// proof-time allocations in memory 0 under a view, faults or not).
+#[test]
+fn groth16_faults_under_view() -> Result<()> {
+    matrix(Guest::Groth16, Strategy::View)
 }
