@@ -100,6 +100,14 @@ pub struct Args {
     /// Repeat it to draw the same measurements into several files.
     #[arg(long, value_name = "FILE")]
     pub plot: Vec<PathBuf>,
+    /// Soak instead: this many proofs in one process under one strategy (the first
+    /// of `--approaches` that is one, else recreate) at the smallest size, with
+    /// `--leak` and `--fail-every` mixed in; memory 0, memory 1's peak and RSS every 100 proofs.
+    #[arg(long, value_name = "PROOFS")]
+    pub soak: Option<u32>,
+    /// With `--soak`: stop at the first sample after this many seconds (the proofs run so far are reported).
+    #[arg(long, value_name = "SECONDS", requires = "soak")]
+    pub soak_budget: Option<u64>,
     /// The `multimem` executable the process approach spawns (default: this one).
     #[arg(long, hide = true)]
     pub exe: Option<PathBuf>,
@@ -503,7 +511,8 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         let series = isolated_rss(args, &summaries)?;
         let subtitle = plot_workload(args);
-        let chart = crate::plot::RssChart { title: "RSS after each proof, each approach in a process of its own", subtitle: &subtitle, lines: &series };
+        let title = "RSS after each proof, each approach in a process of its own";
+        let chart = crate::plot::RssChart { title, subtitle: &subtitle, lines: &series, proofs: &[], y_label: crate::plot::Y_LABEL };
         for path in &args.plot {
             crate::plot::write(path, &chart)?;
         }

@@ -9,3 +9,5 @@ mod plot;
 pub mod prove_cmd;
 #[cfg(feature = "prove")]
 pub mod reference;
+#[cfg(feature = "prove")]
+pub mod soak;

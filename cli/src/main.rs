@@ -54,7 +54,10 @@ fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "prove")]
         Some(Command::Prove(args)) => multimem::prove_cmd::run(&args),
         #[cfg(feature = "prove")]
-        Some(Command::Bench(args)) => multimem::bench_cmd::run(&args),
+        Some(Command::Bench(args)) => match args.soak {
+            Some(proofs) => multimem::soak::run(&args, proofs),
+            None => multimem::bench_cmd::run(&args),
+        },
         #[cfg(feature = "prove")]
         None => multimem::prove_cmd::demo(),
         #[cfg(not(feature = "prove"))]

@@ -13,12 +13,16 @@ use anyhow::{anyhow, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-/// What the chart shows: one `(name, RSS in bytes after each proof)` per line.
+/// What the chart shows: one `(name, bytes after each proof)` per line.
 pub struct RssChart<'a> {
     pub title: &'a str,
     /// The workload, under the title.
     pub subtitle: &'a str,
     pub lines: &'a [(String, Vec<u64>)],
+    /// The proof number of each point; empty for 1, 2, 3, ...
+    pub proofs: &'a [u32],
+    /// The y axis label (with its unit, MiB); [`Y_LABEL`] for RSS.
+    pub y_label: &'a str,
 }
 
 pub const X_LABEL: &str = "proof (number)";
@@ -81,7 +85,9 @@ impl RssChart<'_> {
     }
 
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-        let proofs = self.lines.iter().map(|l| l.1.len()).max().unwrap_or(0).max(2) as u32;
+        let points = self.lines.iter().map(|l| l.1.len()).max().unwrap_or(0);
+        let x = |i: usize| self.proofs.get(i).copied().unwrap_or(i as u32 + 1);
+        let proofs = x(points.saturating_sub(1)).max(2);
         let top = self.lines.iter().flat_map(|l| l.1.iter().copied()).map(mib).fold(1.0, f64::max) * 1.1;
         root.fill(&WHITE)?;
         let root = root.titled(self.title, (FONT, 17))?;
@@ -94,9 +100,9 @@ impl RssChart<'_> {
             .build_cartesian_2d(1u32..proofs, 0f64..top)?;
         chart
             .configure_mesh()
-            .x_labels(proofs as usize)
+            .x_labels((proofs as usize).min(12))
             .x_desc(X_LABEL)
-            .y_desc(Y_LABEL)
+            .y_desc(self.y_label)
             .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 15))
@@ -104,7 +110,7 @@ impl RssChart<'_> {
             .draw()?;
         for (n, (name, rss)) in self.lines.iter().enumerate() {
             let colour = COLOURS[n % COLOURS.len()];
-            let points: Vec<(u32, f64)> = rss.iter().enumerate().map(|(i, &b)| (i as u32 + 1, mib(b))).collect();
+            let points: Vec<(u32, f64)> = rss.iter().enumerate().map(|(i, &b)| (x(i), mib(b))).collect();
             chart.draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))?;
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?;
             // The legend, beside the plot so that it never hides a line.
@@ -136,7 +142,7 @@ mod tests {
     use super::*;
 
     fn chart_of(lines: &[(String, Vec<u64>)]) -> RssChart<'_> {
-        RssChart { title: "RSS after each proof", subtitle: "a made-up workload", lines }
+        RssChart { title: "RSS after each proof", subtitle: "a made-up workload", lines, proofs: &[], y_label: Y_LABEL }
     }
 
     fn lines() -> Vec<(String, Vec<u64>)> {

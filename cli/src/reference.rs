@@ -150,8 +150,12 @@ impl Reference {
 
     /// `guest` as `wasm`, a build of it in the form `strategy` runs.
     pub fn load_module(engine: &Engine, guest: Guest, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
-        let linker = Linker::new(engine);
-        let prover = Prover::load(engine, &linker, wasm, strategy, limits).with_context(|| format!("loading the {guest} guest"))?;
+        Self::load_linked(engine, guest, wasm, &Linker::new(engine), strategy, limits)
+    }
+
+    /// [`Reference::load_module`] of a build that imports functions of its own, served by `linker`.
+    pub fn load_linked(engine: &Engine, guest: Guest, wasm: &[u8], linker: &Linker<()>, strategy: Strategy, limits: Limits) -> Result<Self> {
+        let prover = Prover::load(engine, linker, wasm, strategy, limits).with_context(|| format!("loading the {guest} guest"))?;
         Ok(Reference { prover, guest })
     }
 

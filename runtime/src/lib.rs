@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checks;
 mod engine;
 #[cfg(target_os = "linux")]
 mod fork;

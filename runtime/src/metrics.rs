@@ -30,6 +30,8 @@ pub struct ProofMetrics {
     pub fresh_pages: u64,
     /// The ephemeral heap's own figures, when the proof had one (guest SDK or routed allocator).
     pub heap: Option<crate::HeapFigures>,
+    /// Memory 1's pages could not be given back (in place) and were zeroed instead: still resident.
+    pub release_failed: bool,
 }
 
 impl ProofMetrics {

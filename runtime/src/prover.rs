@@ -24,6 +24,8 @@ pub struct Prover<T: 'static> {
     globals: Globals,
     backend: Backend<T>,
     _ticker: Option<EpochTicker>,
+    /// Test seam: the next page release (in place) fails as if the kernel had refused it.
+    fail_release: bool,
 }
 
 enum Backend<T: 'static> {
@@ -42,6 +44,7 @@ impl<T: Default + Send + 'static> Prover<T> {
     /// The fork strategy also takes the module as shipped and transforms it
     /// itself (view form, nothing routed).
     pub fn load(engine: &Engine, linker: &Linker<T>, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
+        crate::checks::is_core_module(wasm)?;
         let transformed;
         let wasm = match (strategy, multimem_transform::transformed_split(wasm)) {
             (Strategy::Fork, None) => {
@@ -53,7 +56,11 @@ impl<T: Default + Send + 'static> Prover<T> {
         };
         let split = multimem_transform::transformed_split(wasm);
         match (strategy.transformed(), split) {
-            (true, None) => bail!("strategy {} needs a module transformed by `multimem transform`", strategy.name()),
+            (true, None) => {
+                // A marker cut off with the module's end is a damaged module, not an untransformed one.
+                multimem_transform::validate(wasm)?;
+                bail!("strategy {} needs a module transformed by `multimem transform`", strategy.name())
+            }
             (false, Some(_)) => bail!("the baseline strategy runs the untransformed module; this one is transformed"),
             _ => {}
         }
@@ -71,10 +78,17 @@ impl<T: Default + Send + 'static> Prover<T> {
                 marked.map_or("?", |f| f.name())
             );
         }
+        if strategy.transformed() {
+            crate::checks::split_agrees(wasm)?;
+        }
         let (backend, globals, start) = match strategy {
             Strategy::Recreate => Self::load_recreate(engine, &mut linker, wasm, memory0_max, memory1_max)?,
             Strategy::View | Strategy::PrivateView | Strategy::Fork => Self::load_view(engine, &linker, wasm, memory0_max, memory1_max, strategy)?,
             Strategy::InPlace | Strategy::Baseline => {
+                ensure!(
+                    strategy == Strategy::Baseline || !multimem_transform::host_section::read(wasm).is_some_and(|h| h.shared),
+                    "the in-place strategy does not run threaded modules (shared memories): use recreate with multimem_runtime::engine_on_demand()"
+                );
                 let mut wasm = wasm.to_vec();
                 for (index, max) in [(0, memory0_max), (1, memory1_max.filter(|_| strategy.transformed()))] {
                     if let Some(max) = max {
@@ -84,12 +98,12 @@ impl<T: Default + Send + 'static> Prover<T> {
                 if strategy == Strategy::Baseline {
                     define_untransformed_answers(&mut linker)?;
                 }
-                let (backend, globals) = Self::load_single(engine, &linker, &wasm).map_err(|e| crate::imported::explain(e, strategy))?;
+                let (backend, globals) = Self::load_single(engine, &linker, &wasm, strategy.transformed()).map_err(|e| crate::imported::explain(e, strategy))?;
                 (backend, globals, None)
             }
         };
         let ticker = limits.deadline.map(|_| EpochTicker::start(engine));
-        let mut prover = Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker };
+        let mut prover = Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker, fail_release: false };
         if let Some(start) = start {
             prover.call(&start, &[]).context("running the module's start function (once, against memory 0)")?;
         }
@@ -104,7 +118,8 @@ impl<T: Default + Send + 'static> Prover<T> {
         memory1_max: Option<u64>,
     ) -> Result<(Backend<T>, Globals, Option<String>)> {
         let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).context("the recreate strategy cannot run this module")?;
-        let module = Module::new(engine, &per_proof.wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
+        let module = crate::checks::compile(engine, &per_proof.wasm, "compiling the per-proof module")?;
+        crate::checks::runtime_exports(&module)?;
         let maximum = memory0_max.map_or(per_proof.memory0_maximum_pages, |m| m.min(per_proof.memory0_maximum_pages));
         let ty = MemoryType::shared(u32::try_from(per_proof.memory0_initial_pages)?, u32::try_from(maximum)?);
         let memory0 = SharedMemory::new(engine, ty).map_err(anyhow::Error::from).context("creating memory 0")?;
@@ -136,7 +151,8 @@ impl<T: Default + Send + 'static> Prover<T> {
         if let Some(max) = memory0_max {
             wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;
         }
-        let module = Module::new(engine, &wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
+        let module = crate::checks::compile(engine, &wasm, "compiling the per-proof module")?;
+        crate::checks::runtime_exports(&module)?;
         let pages = crate::view::Persistent::new(usize::try_from(per_proof.memory0_initial_pages * multimem_transform::PAGE)?)?;
         for (offset, bytes) in &per_proof.data {
             pages.write(*offset as usize, bytes)?;
@@ -150,8 +166,11 @@ impl<T: Default + Send + 'static> Prover<T> {
         bail!("the {strategy} strategy needs Linux (memfd and fixed mappings)")
     }
 
-    fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8]) -> Result<(Backend<T>, Globals)> {
-        let module = Module::new(engine, wasm).map_err(anyhow::Error::from).context("compiling the module")?;
+    fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8], transformed: bool) -> Result<(Backend<T>, Globals)> {
+        let module = crate::checks::compile(engine, wasm, "compiling the module")?;
+        if transformed {
+            crate::checks::runtime_exports(&module)?;
+        }
         let globals = Globals::of(&module);
         Ok((Self::instantiate_single(engine, linker.clone(), module)?, globals))
     }
@@ -162,7 +181,7 @@ impl<T: Default + Send + 'static> Prover<T> {
         // A memory the module imports and the caller does not supply is memory 0: the runtime makes it.
         let mut instance_linker = linker.clone();
         let supplied = crate::imported::supply_memory(&mut instance_linker, &mut store, &module)?;
-        let instance = instance_linker.instantiate(&mut store, &module).map_err(|e| crate::session::call_error("start", e))?;
+        let instance = instance_linker.instantiate(&mut store, &module).map_err(crate::checks::instantiate_error)?;
         let memory0 = match (instance.get_memory(&mut store, EXPORT_PERSISTENT_MEMORY), supplied) {
             (Some(m), _) => Memory0::Local(m),
             (None, Some(m)) => m,
@@ -222,6 +241,13 @@ impl<T: Default + Send + 'static> Prover<T> {
         self.session(true, f)
     }
 
+    /// Makes the next release of memory 1's pages (in place) fail, so that a
+    /// test can check the fallback; a fault-injection seam, not an API.
+    #[doc(hidden)]
+    pub fn fail_next_release(&mut self) {
+        self.fail_release = true;
+    }
+
     /// Epoch ticks a call may run: the caller's deadline for proofs, unbounded otherwise.
     fn deadline_ticks(&self, proof: bool) -> u64 {
         match self.limits.deadline {
@@ -243,7 +269,8 @@ impl<T: Default + Send + 'static> Prover<T> {
                 result
             }
             Backend::Single { store, instance, memory0, memory1, .. } => {
-                let on = SingleOn { globals: &self.globals, split: self.split, store, instance: *instance, memory0: memory0.clone(), memory1: *memory1 };
+                let fail_release = std::mem::take(&mut self.fail_release);
+                let on = SingleOn { globals: &self.globals, split: self.split, store, instance: *instance, memory0: memory0.clone(), memory1: *memory1, fail_release };
                 on.session(ticks, proof, &mut metrics, f)
             }
         };
@@ -391,14 +418,17 @@ struct SingleOn<'a, T: 'static> {
     instance: Instance,
     memory0: Memory0,
     memory1: Option<Memory>,
+    fail_release: bool,
 }
 
 impl<T: 'static> SingleOn<'_, T> {
     fn session<R>(self, ticks: u64, proof: bool, metrics: &mut ProofMetrics, f: impl FnOnce(&mut Session<'_, T>) -> Result<R>) -> Result<R> {
-        let SingleOn { globals, split, store, instance, memory0, memory1 } = self;
+        let SingleOn { globals, split, store, instance, memory0, memory1, fail_release } = self;
         store.set_epoch_deadline(ticks);
         let before = globals.capture(store, instance);
-        let result = (|| {
+        // The instance outlives the call: a panic in `f` (or in a host import it
+        // reaches) must still restore the globals and give memory 1 back.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             if memory1.is_some() {
                 set_proof_active(store, instance, proof)?;
                 if proof {
@@ -413,19 +443,26 @@ impl<T: 'static> SingleOn<'_, T> {
             metrics.memory0_proof_pages = metrics.memory0_pages;
             metrics.heap = session.heap();
             result
-        })();
+        }));
         let restored = match &result {
-            Err(_) => globals.restore(store, instance, &before),
-            Ok(_) => Ok(()),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) | Err(_) => globals.restore(store, instance, &before),
         };
         let off = if memory1.is_some() { set_proof_active(store, instance, false) } else { Ok(()) };
-        let mut released = Ok(());
         if let (Some(memory1), true) = (memory1, proof) {
             let start = Instant::now();
-            released = release_pages(memory1.data_ptr(&*store), memory1.data_size(&*store));
+            let (ptr, len) = (memory1.data_ptr(&*store), memory1.data_size(&*store));
+            let released = if fail_release { Err(anyhow::anyhow!("injected release failure")) } else { release_pages(ptr, len) };
+            if released.is_err() {
+                // The pages stay resident, but the next proof must still find a fresh heap.
+                // SAFETY: memory 1's own bytes, and no guest code runs.
+                unsafe { std::ptr::write_bytes(ptr, 0, len) };
+                metrics.release_failed = true;
+            }
             metrics.drop = start.elapsed();
         }
-        result.and_then(|r| restored.and(off).and(released).map(|()| r))
+        let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        result.and_then(|r| restored.and(off).map(|()| r))
     }
 }
 
@@ -460,13 +497,16 @@ fn release_pages(ptr: *mut u8, len: usize) -> Result<()> {
     Ok(())
 }
 
+/// Memory 0: the transformed module's export, else the first exported memory (shared ones too: threaded guests).
 fn first_exported_memory<T>(store: &mut Store<T>, instance: Instance) -> Option<Memory0> {
-    let exports: Vec<Extern> = instance.exports(&mut *store).map(|e| e.into_extern()).collect();
-    exports.into_iter().find_map(|e| match e {
+    let exports: Vec<(String, Extern)> = instance.exports(&mut *store).map(|e| (e.name().to_owned(), e.into_extern())).collect();
+    let memory = |e: Extern| match e {
         Extern::Memory(m) => Some(Memory0::Local(m)),
         Extern::SharedMemory(m) => Some(Memory0::Shared(m)),
         _ => None,
-    })
+    };
+    let named = exports.iter().find(|(name, _)| name == EXPORT_PERSISTENT_MEMORY).and_then(|(_, e)| memory(e.clone()));
+    named.or_else(|| exports.into_iter().find_map(|(_, e)| memory(e)))
 }
 
 /// Serves an untransformed guest's `multimem.*` imports: no memory 1, no proof.

@@ -91,11 +91,19 @@ impl<P: Platform> MultimemAlloc<P> {
     }
 
     fn locked<R>(&self, f: impl FnOnce(&mut Dlmalloc) -> R) -> R {
-        while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            core::hint::spin_loop();
+        // Without threads there is one caller at a time, and a call that traps
+        // (wasm does not unwind) would leave a lock in memory 0 taken for good:
+        // every later allocation would spin forever. So no lock there.
+        let threads = !cfg!(target_arch = "wasm32") || cfg!(target_feature = "atomics");
+        if threads {
+            while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+                core::hint::spin_loop();
+            }
         }
         let r = f(unsafe { &mut *self.persistent.get() });
-        self.lock.store(false, Ordering::Release);
+        if threads {
+            self.lock.store(false, Ordering::Release);
+        }
         r
     }
 }
