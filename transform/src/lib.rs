@@ -48,6 +48,7 @@ pub mod persistent_import;
 pub mod persistent_grow;
 mod provenance;
 pub mod route;
+mod sections;
 mod validate;
 mod version;
 mod view;

@@ -11,10 +11,9 @@
 //! limits so that other hosts can still supply the memory they always did.
 
 use anyhow::{bail, ensure, Context, Result};
-use walrus::ir::Value;
-use walrus::{ConstExpr, DataKind, ImportKind};
 
 use crate::abi::{EXPORT_INIT_PERSISTENT, IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY};
+use crate::sections::{self, Edits};
 use crate::{Form, PAGE};
 
 /// A module ready to be instantiated once per proof.
@@ -31,65 +30,41 @@ pub struct PerProofModule {
 }
 
 /// `ephemeral_max_pages` caps memory 1's scratch (the caller's limit on one proof).
+/// The code is copied as it is (no walrus module is built): hosts run this when they load.
 pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerProofModule> {
     let crate::Marker { split, form } = crate::marker(transformed).context("not a module transformed by multimem")?;
-    let mut module = crate::parse(transformed)?;
-    if module.start.is_some() {
+    let facts = sections::facts(transformed)?;
+    if facts.has_start {
         bail!("module has a start function: the recreate strategy would run it again for every proof");
     }
-    let ids: Vec<_> = module.memories.iter().map(|m| m.id()).collect();
-    let [memory0, memory1] = ids[..] else { bail!("a transformed module has exactly two memories") };
+    let [memory0, _] = facts.memories[..] else { bail!("a transformed module has exactly two memories") };
+    let memory1_imported = facts.imported_memories > 1;
     ensure!(
-        module.memories.get(memory1).import.is_none() && module.exports.iter().all(|e| e.name != EXPORT_INIT_PERSISTENT),
+        !memory1_imported && !sections::exports(&facts, EXPORT_INIT_PERSISTENT),
         "the module was transformed for a host that supplies its memories (--import-persistent, --import-ephemeral); transform it without them for this runtime"
     );
-
-    let mut data = Vec::new();
-    let segments: Vec<_> = module.data.iter().map(|d| d.id()).collect();
-    for id in segments {
-        let segment = module.data.get_mut(id);
-        let DataKind::Active { memory, offset } = &segment.kind else { continue };
-        ensure!(*memory == memory0, "data segment for memory 1 in a transformed module");
-        let ConstExpr::Value(Value::I32(offset)) = offset else {
-            bail!("data segment offset is not a constant; the recreate strategy needs constant offsets")
-        };
-        data.push((*offset as u32, segment.value.clone()));
-        segment.kind = DataKind::Passive;
-        segment.value.clear();
-    }
-    module.memories.get_mut(memory0).data_segments.clear();
-
-    let import = match (form, module.memories.get(memory0).import) {
+    let import = match (form, &facts.memory0_import) {
         (Form::View, Some(_)) => bail!("the view form needs memory 0 defined by the module, not imported"),
         (Form::View, None) => None,
-        (Form::Portable, Some(import)) => {
-            let i = module.imports.get(import);
-            Some((i.module.clone(), i.name.clone()))
-        }
-        (Form::Portable, None) => {
-            let import = module.imports.add(IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY, ImportKind::Memory(memory0));
-            module.memories.get_mut(memory0).import = Some(import);
-            Some((IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string()))
-        }
+        (Form::Portable, Some(import)) => Some(import.clone()),
+        (Form::Portable, None) => Some((IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string())),
     };
-    let m0 = module.memories.get_mut(memory0);
-    m0.shared |= form == Form::Portable;
     let cap = split as u64 / PAGE;
-    let maximum = m0.maximum.map_or(cap, |max| max.min(cap));
-    m0.maximum = Some(maximum);
-    let initial = m0.initial;
-    if let Some(max) = ephemeral_max_pages {
-        // In the view form memory 1's pages below the split are memory 0's.
-        let below = if form == Form::View { split as u64 / PAGE } else { 0 };
-        crate::limit_memory::cap(&mut module, 1, below + max)?;
-    }
-    Ok(PerProofModule {
-        wasm: module.emit_wasm(),
-        memory0_import: import,
-        memory0_initial_pages: initial,
-        memory0_maximum_pages: maximum,
-        data,
-        split,
-        form,
-    })
+    let maximum = memory0.maximum.map_or(cap, |max| max.min(cap));
+    // In the view form memory 1's pages below the split are memory 0's.
+    let below = if form == Form::View { split as u64 / PAGE } else { 0 };
+    let mut edit = |index: u32, ty: &mut wasm_encoder::MemoryType| {
+        match (index, ephemeral_max_pages) {
+            (0, _) => {
+                ty.shared |= form == Form::Portable;
+                ty.maximum = Some(maximum);
+            }
+            (1, Some(max)) => sections::cap(ty, below + max),
+            _ => {}
+        }
+        Ok(())
+    };
+    let import_memory0 = import.as_ref().map(|(m, n)| (m.as_str(), n.as_str()));
+    let (wasm, data) = sections::rewrite(transformed, Edits { memory: &mut edit, import_memory0, take_data: true })?;
+    Ok(PerProofModule { wasm, memory0_import: import, memory0_initial_pages: memory0.minimum, memory0_maximum_pages: maximum, data, split, form })
 }
