@@ -21,10 +21,12 @@
 //! # Ok(()) }
 //! ```
 
+mod artefact;
 mod engine;
 mod globals;
 mod heap;
 mod metrics;
+mod plan;
 mod prover;
 mod session;
 mod strategy;
@@ -33,6 +35,7 @@ mod view;
 
 #[cfg(target_os = "linux")]
 pub use engine::engine_view;
+pub use artefact::precompile;
 pub use engine::{engine, engine_for, engine_on_demand};
 pub use heap::{Escape, HeapFigures};
 pub use metrics::{rss_bytes, ProofMetrics};

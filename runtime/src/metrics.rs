@@ -16,7 +16,8 @@ pub struct ProofMetrics {
     pub memory0_pages: u64,
     /// Memory 1 size at the end of the proof, in pages (it never shrinks during one).
     pub memory1_peak_pages: u64,
-    /// Resident set size of the process after memory 1 was given back.
+    /// Resident memory of the process after memory 1 was given back
+    /// ([`crate::Prover::resident_bytes`]: RSS, plus memory 0's memfd pages under the view strategies).
     pub rss_bytes: u64,
     /// The ephemeral heap's own figures, when the proof had one (guest SDK or routed allocator).
     pub heap: Option<crate::HeapFigures>,

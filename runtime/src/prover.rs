@@ -10,6 +10,7 @@ use crate::engine::{EpochTicker, EPOCH_TICK};
 use crate::globals::{set_proof_active, Globals};
 use crate::metrics::{rss_bytes, ProofMetrics};
 use crate::session::{Memory0, Session};
+use crate::plan::{Layout, Memory0Plan, Plan};
 use crate::{Limits, Strategy};
 
 /// A prover module loaded under one [`Strategy`].
@@ -39,100 +40,73 @@ impl<T: Default + Send + 'static> Prover<T> {
     /// `wasm` is the untransformed module, otherwise the transformed one.
     /// Imports other than multimem's own come from `linker`.
     pub fn load(engine: &Engine, linker: &Linker<T>, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
-        let split = multimem_transform::transformed_split(wasm);
-        match (strategy.transformed(), split) {
-            (true, None) => bail!("strategy {} needs a module transformed by `multimem transform`", strategy.name()),
-            (false, Some(_)) => bail!("the baseline strategy runs the untransformed module; this one is transformed"),
-            _ => {}
-        }
-        let pages = |bytes: Option<u64>| bytes.map(|b| b / multimem_transform::PAGE);
-        let (memory0_max, memory1_max) = (pages(limits.memory0_max_bytes), pages(limits.memory1_max_bytes));
+        let Plan { wasm, layout } = Plan::new(wasm, strategy, &limits)?;
+        let what = if layout.memory0 == Memory0Plan::Own { "compiling the module" } else { "compiling the per-proof module" };
+        let module = Module::new(engine, &wasm).map_err(anyhow::Error::from).context(what)?;
+        drop(wasm);
+        Self::assemble(engine, linker, module, layout, strategy, limits)
+    }
+
+    /// Loads a prover [`crate::precompile`] wrote to `path` (`multimem compile`)
+    /// for `strategy` and `limits`, mapping its code instead of compiling it.
+    /// An artefact made for another strategy, other memory limits, another
+    /// engine configuration or another version of wasmtime or multimem, or a
+    /// damaged one, is refused with one line saying which.
+    ///
+    /// # Safety
+    ///
+    /// The artefact is native code that runs as it is: `path` must be a file
+    /// written by [`crate::precompile`] (its checksum catches damage, not
+    /// forgery), and it must not be modified in place while the prover lives
+    /// (its pages are mapped, not copied; writing a new file and renaming it
+    /// over the path, as `multimem compile` does, is fine). This is
+    /// [`Module::deserialize_file`]'s contract.
+    pub unsafe fn load_precompiled(engine: &Engine, linker: &Linker<T>, path: &std::path::Path, strategy: Strategy, limits: Limits) -> Result<Self> {
+        // SAFETY: the caller's contract is the one this function states.
+        let (module, layout) = unsafe { crate::artefact::open(engine, path, strategy, &limits)? };
+        Self::assemble(engine, linker, module, layout, strategy, limits)
+    }
+
+    /// A prover from its compiled module and the layout it was compiled for.
+    fn assemble(engine: &Engine, linker: &Linker<T>, module: Module, layout: Layout, strategy: Strategy, limits: Limits) -> Result<Self> {
         let mut linker = linker.clone();
         linker.allow_shadowing(true);
-        if let Some(form) = strategy.form() {
-            let marked = multimem_transform::marker(wasm).map(|m| m.form);
-            ensure!(
-                marked == Some(form),
-                "strategy {} runs the {} form; this module was transformed in the {} form",
-                strategy.name(),
-                form.name(),
-                marked.map_or("?", |f| f.name())
-            );
-        }
-        let (backend, globals) = match strategy {
-            Strategy::Recreate => Self::load_recreate(engine, &mut linker, wasm, memory0_max, memory1_max)?,
-            Strategy::View | Strategy::PrivateView => {
-                Self::load_view(engine, &linker, wasm, memory0_max, memory1_max, strategy == Strategy::PrivateView)?
+        let globals = Globals::of(&module);
+        let backend = match layout.memory0 {
+            Memory0Plan::Shared { import, initial_pages, maximum_pages, data } => {
+                let ty = MemoryType::shared(u32::try_from(initial_pages)?, u32::try_from(maximum_pages)?);
+                let memory0 = SharedMemory::new(engine, ty).map_err(anyhow::Error::from).context("creating memory 0")?;
+                apply_data(&memory0, &data)?;
+                let mut scratch = Store::new(engine, T::default());
+                linker.define(&mut scratch, &import.0, &import.1, Extern::SharedMemory(memory0.clone()))?;
+                let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
+                Backend::Recreate { pre, memory0: Persistent0::Shared(memory0), carried: None }
             }
-            Strategy::InPlace | Strategy::Baseline => {
-                let mut wasm = wasm.to_vec();
-                for (index, max) in [(0, memory0_max), (1, memory1_max.filter(|_| strategy.transformed()))] {
-                    if let Some(max) = max {
-                        wasm = multimem_transform::limit_memory::run(&wasm, index, max)?;
-                    }
-                }
+            Memory0Plan::View { initial_pages, data } => Self::view_backend(&linker, &module, initial_pages, &data, strategy == Strategy::PrivateView)?,
+            Memory0Plan::Own => {
                 if strategy == Strategy::Baseline {
                     define_untransformed_answers(&mut linker)?;
                 }
-                Self::load_single(engine, &linker, &wasm)?
+                Self::instantiate_single(engine, linker, module)?
             }
         };
         let ticker = limits.deadline.map(|_| EpochTicker::start(engine));
-        Ok(Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker })
-    }
-
-    fn load_recreate(
-        engine: &Engine,
-        linker: &mut Linker<T>,
-        wasm: &[u8],
-        memory0_max: Option<u64>,
-        memory1_max: Option<u64>,
-    ) -> Result<(Backend<T>, Globals)> {
-        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
-        let module = Module::new(engine, &per_proof.wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
-        let maximum = memory0_max.map_or(per_proof.memory0_maximum_pages, |m| m.min(per_proof.memory0_maximum_pages));
-        let ty = MemoryType::shared(u32::try_from(per_proof.memory0_initial_pages)?, u32::try_from(maximum)?);
-        let memory0 = SharedMemory::new(engine, ty).map_err(anyhow::Error::from).context("creating memory 0")?;
-        apply_data(&memory0, &per_proof.data)?;
-        let (import_module, import_name) = per_proof.memory0_import.as_ref().context("the portable form imports memory 0")?;
-        let mut scratch = Store::new(engine, T::default());
-        linker.define(&mut scratch, import_module, import_name, Extern::SharedMemory(memory0.clone()))?;
-        let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
-        Ok((Backend::Recreate { pre, memory0: Persistent0::Shared(memory0), carried: None }, Globals::of(&module)))
+        Ok(Prover { engine: engine.clone(), strategy, limits, split: layout.split, globals, backend, _ticker: ticker })
     }
 
     #[cfg(target_os = "linux")]
-    fn load_view(
-        engine: &Engine,
-        linker: &Linker<T>,
-        wasm: &[u8],
-        memory0_max: Option<u64>,
-        memory1_max: Option<u64>,
-        private: bool,
-    ) -> Result<(Backend<T>, Globals)> {
-        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max)?;
-        let mut wasm = per_proof.wasm;
-        if let Some(max) = memory0_max {
-            wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;
-        }
-        let module = Module::new(engine, &wasm).map_err(anyhow::Error::from).context("compiling the per-proof module")?;
-        let pages = crate::view::Persistent::new(usize::try_from(per_proof.memory0_initial_pages * multimem_transform::PAGE)?)?;
-        for (offset, bytes) in &per_proof.data {
+    fn view_backend(linker: &Linker<T>, module: &Module, initial_pages: u64, data: &[(u32, Vec<u8>)], private: bool) -> Result<Backend<T>> {
+        let pages = crate::view::Persistent::new(usize::try_from(initial_pages * multimem_transform::PAGE)?)?;
+        for (offset, bytes) in data {
             pages.write(*offset as usize, bytes)?;
         }
-        let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
-        Ok((Backend::Recreate { pre, memory0: Persistent0::View { pages, private }, carried: None }, Globals::of(&module)))
+        let pre = linker.instantiate_pre(module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
+        Ok(Backend::Recreate { pre, memory0: Persistent0::View { pages, private }, carried: None })
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn load_view(_: &Engine, _: &Linker<T>, _: &[u8], _: Option<u64>, _: Option<u64>, _: bool) -> Result<(Backend<T>, Globals)> {
+    fn view_backend(_: &Linker<T>, _: &Module, _: u64, _: &[(u32, Vec<u8>)], _: bool) -> Result<Backend<T>> {
         bail!("the view strategies need Linux (memfd and fixed mappings)")
-    }
-
-    fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8]) -> Result<(Backend<T>, Globals)> {
-        let module = Module::new(engine, wasm).map_err(anyhow::Error::from).context("compiling the module")?;
-        let globals = Globals::of(&module);
-        Ok((Self::instantiate_single(engine, linker.clone(), module)?, globals))
     }
 
     fn instantiate_single(engine: &Engine, linker: Linker<T>, module: Module) -> Result<Backend<T>> {
@@ -166,6 +140,18 @@ impl<T: Default + Send + 'static> Prover<T> {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Resident memory of the process with this prover in it: its RSS, plus
+    /// under the view strategies memory 0's pages, which live in a memfd that
+    /// no mapping holds between calls (so RSS alone would miss them).
+    pub fn resident_bytes(&self) -> u64 {
+        let unmapped = match &self.backend {
+            #[cfg(target_os = "linux")]
+            Backend::Recreate { memory0: Persistent0::View { pages, .. }, .. } => pages.unmapped_resident_bytes(),
+            _ => 0,
+        };
+        rss_bytes() + unmapped
     }
 
     /// Memory 0's size in pages.
@@ -215,7 +201,7 @@ impl<T: Default + Send + 'static> Prover<T> {
                 on.session(ticks, proof, &mut metrics, f)
             }
         };
-        metrics.rss_bytes = rss_bytes();
+        metrics.rss_bytes = self.resident_bytes();
         (result, metrics)
     }
 }
