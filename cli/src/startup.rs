@@ -20,6 +20,8 @@ pub struct Start {
     /// From nothing to a loaded prover, the transform included.
     pub load: Duration,
     pub rss_before: u64,
+    /// After the transform at load (before compiling), or equal to `rss_before`.
+    pub rss_transformed: u64,
     pub rss_loaded: u64,
     pub rss_set_up: u64,
 }
@@ -30,6 +32,7 @@ impl Start {
             "transform_ms": self.transform.as_secs_f64() * 1e3,
             "load_ms": self.load.as_secs_f64() * 1e3,
             "rss_before": self.rss_before,
+            "rss_transformed": self.rss_transformed,
             "rss_loaded": self.rss_loaded,
             "rss_set_up": self.rss_set_up,
         })
@@ -38,7 +41,7 @@ impl Start {
     fn from_json(v: &serde_json::Value) -> Start {
         let ms = |k: &str| Duration::from_secs_f64(v[k].as_f64().unwrap_or(0.0) / 1e3);
         let n = |k: &str| v[k].as_u64().unwrap_or(0);
-        Start { transform: ms("transform_ms"), load: ms("load_ms"), rss_before: n("rss_before"), rss_loaded: n("rss_loaded"), rss_set_up: n("rss_set_up") }
+        Start { transform: ms("transform_ms"), load: ms("load_ms"), rss_before: n("rss_before"), rss_transformed: n("rss_transformed"), rss_loaded: n("rss_loaded"), rss_set_up: n("rss_set_up") }
     }
 }
 
@@ -47,12 +50,14 @@ pub fn probe(guest: Guest, strategy: Strategy, size: u32, precompiled: Option<&P
     let rss_before = rss_bytes();
     let engine = multimem_runtime::engine_for(strategy)?;
     let start = Instant::now();
+    let mut rss_transformed = rss_before;
     let (mut reference, transform) = match precompiled {
         // SAFETY: the parent wrote this file with `multimem compile`'s code a moment ago, and nothing rewrites it.
         Some(path) => (unsafe { Reference::load_precompiled(&engine, guest, path, strategy, Limits::default())? }, Duration::ZERO),
         None => {
             guest.module_for(strategy)?;
             let transform = start.elapsed();
+            rss_transformed = rss_bytes();
             (Reference::load_guest(&engine, guest, strategy, Limits::default())?, transform)
         }
     };
@@ -60,7 +65,7 @@ pub fn probe(guest: Guest, strategy: Strategy, size: u32, precompiled: Option<&P
     let rss_loaded = reference.prover().resident_bytes();
     reference.setup(size)?;
     let rss_set_up = reference.prover().resident_bytes();
-    println!("{}", Start { transform, load, rss_before, rss_loaded, rss_set_up }.to_json());
+    println!("{}", Start { transform, load, rss_before, rss_transformed, rss_loaded, rss_set_up }.to_json());
     Ok(())
 }
 

@@ -1,0 +1,38 @@
+//! What the host's edits at load cost (the per-proof module of the recreate
+//! strategy): section by section as the runtime does them now, against a
+//! walrus parse and emit of the same module as they were done before.
+//! An on-demand benchmark (glibc's allocator, this test binary's):
+//! `cargo test --workspace --test load_edits -- --ignored --nocapture`.
+
+use std::time::Instant;
+
+use multimem::reference::Guest;
+use multimem_runtime::rss_bytes;
+use multimem_transform::Form;
+
+#[test]
+#[ignore]
+fn load_edits_without_walrus() -> anyhow::Result<()> {
+    for guest in [Guest::Groth16, Guest::Halo2] {
+        let wasm = guest.transformed(Form::Portable)?;
+        // Sections first: a walrus run before would leave its freed heap for it to reuse.
+        let (rss, start) = (rss_bytes(), Instant::now());
+        let per_proof = multimem_transform::persistent_import::run(wasm, Some(1024))?;
+        let (sections_time, sections_rss) = (start.elapsed(), rss_bytes().saturating_sub(rss));
+        let (rss, start) = (rss_bytes(), Instant::now());
+        let mut module = walrus::ModuleConfig::new().parse(wasm)?;
+        let emitted = module.emit_wasm();
+        drop(module);
+        let (walrus_time, walrus_rss) = (start.elapsed(), rss_bytes().saturating_sub(rss));
+        println!(
+            "{guest}: portable module {:.1} MB; per-proof module by sections {:.1} ms, RSS +{:.1} MiB; walrus parse+emit {:.1} ms, RSS +{:.1} MiB",
+            wasm.len() as f64 / 1e6,
+            sections_time.as_secs_f64() * 1e3,
+            sections_rss as f64 / 1048576.0,
+            walrus_time.as_secs_f64() * 1e3,
+            walrus_rss as f64 / 1048576.0
+        );
+        assert!(per_proof.wasm.len() <= wasm.len() && !emitted.is_empty());
+    }
+    Ok(())
+}
