@@ -173,7 +173,7 @@ fn constant_offset(expr: &wasmparser::ConstExpr<'_>) -> Result<u32> {
     }
 }
 
-/// Whether the module exports a function named `name`.
+/// Whether the module has an export named `name`.
 pub(crate) fn exports(facts: &Facts, name: &str) -> bool {
     facts.exports.iter().any(|e| e == name)
 }
