@@ -108,9 +108,21 @@ pub struct Args {
     /// With `--soak`: stop at the first sample after this many seconds (the proofs run so far are reported).
     #[arg(long, value_name = "SECONDS", requires = "soak")]
     pub soak_budget: Option<u64>,
+    /// Measure start-up instead of proofs: for each strategy among the
+    /// approaches, load time (transform and compile at load, against a file
+    /// from `multimem compile`) and resident memory after load and after setup
+    /// at the first size, against the baseline's; each start in a process of its own.
+    #[arg(long)]
+    pub startup: bool,
     /// The `multimem` executable the process approach spawns (default: this one).
     #[arg(long, hide = true)]
     pub exe: Option<PathBuf>,
+    /// A `--startup` child: start this strategy once and print what it cost.
+    #[arg(long, hide = true)]
+    pub probe: Option<Strategy>,
+    /// A `--startup` child's precompiled prover.
+    #[arg(long, hide = true)]
+    pub probe_precompiled: Option<PathBuf>,
 }
 
 /// One proof as measured under one approach.
@@ -502,6 +514,13 @@ impl ModuleCost {
 }
 
 pub fn run(args: &Args) -> Result<()> {
+    let size = args.sizes.first().copied().unwrap_or(1 << 10);
+    if let Some(strategy) = args.probe {
+        return crate::startup::probe(args.guest, strategy, size, args.probe_precompiled.as_deref());
+    }
+    if args.startup {
+        return startup(args, size);
+    }
     let summaries = measure(args, |p| eprint!("\r{p:<60}"))?;
     eprintln!();
     let smallest = args.sizes.iter().copied().min().unwrap_or(1 << 10);
@@ -561,6 +580,25 @@ pub fn run(args: &Args) -> Result<()> {
     }
     if let Some(reading) = reading {
         println!("\n{reading}");
+    }
+    Ok(())
+}
+
+fn startup(args: &Args, size: u32) -> Result<()> {
+    let exe = match &args.exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe().context("locating the multimem executable")?,
+    };
+    let strategies: Vec<Strategy> = args.approaches.iter().filter_map(|a| if let Approach::Runtime(s) = a { Some(*s) } else { None }).collect();
+    let rows = crate::startup::measure(&exe, args.guest, &strategies, size, |p| eprint!("\r{p:<60}"))?;
+    eprintln!();
+    if args.json {
+        let baseline = rows.iter().find(|r| r.strategy == Strategy::Baseline);
+        for r in &rows {
+            println!("{}", r.to_json(args.guest, size, baseline));
+        }
+    } else {
+        print!("{}", crate::startup::table(args.guest, size, &rows));
     }
     Ok(())
 }

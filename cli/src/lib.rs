@@ -4,6 +4,8 @@ pub mod transform_cmd;
 #[cfg(feature = "prove")]
 pub mod bench_cmd;
 #[cfg(feature = "prove")]
+pub mod compile_cmd;
+#[cfg(feature = "prove")]
 mod plot;
 #[cfg(feature = "prove")]
 pub mod prove_cmd;
@@ -11,3 +13,4 @@ pub mod prove_cmd;
 pub mod reference;
 #[cfg(feature = "prove")]
 pub mod soak;
+pub mod startup;

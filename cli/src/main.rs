@@ -28,6 +28,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compile a prover ahead of time for one strategy (transforming it first if the strategy needs it):
+    /// `prove --precompiled` and `Prover::load_precompiled` map it instead of compiling.
+    #[cfg(feature = "prove")]
+    Compile(multimem::compile_cmd::Args),
     /// Run a guest prover (the reference Groth16 unless `--guest`) under a strategy and report memory per proof.
     #[cfg(feature = "prove")]
     Prove(multimem::prove_cmd::Args),
@@ -51,6 +55,8 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Transform(args)) => multimem::transform_cmd::run(&args),
         Some(Command::Inspect { input, json }) => inspect(&input, json),
+        #[cfg(feature = "prove")]
+        Some(Command::Compile(args)) => multimem::compile_cmd::run(&args),
         #[cfg(feature = "prove")]
         Some(Command::Prove(args)) => multimem::prove_cmd::run(&args),
         #[cfg(feature = "prove")]

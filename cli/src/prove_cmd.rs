@@ -51,6 +51,10 @@ pub struct Args {
     /// (portable strategies; a guest without the SDK is routed).
     #[arg(long)]
     pub check_escapes: bool,
+    /// Load the prover from this file made by `multimem compile` for the same
+    /// strategy and memory limits, instead of transforming and compiling it (`--guest` still names its exports).
+    #[arg(long, value_name = "FILE", conflicts_with = "check_escapes")]
+    pub precompiled: Option<std::path::PathBuf>,
     /// One JSON object per proof per line instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -166,6 +170,14 @@ pub fn run_proofs_timed(args: &Args, setup_done: impl FnOnce(Duration), mut each
         let wasm = multimem_transform::transform(args.guest.wasm(), &options)?;
         let sites = multimem_transform::escapes::sites(&wasm);
         (Reference::load_module(&engine, args.guest, &wasm, args.strategy, args.limits())?, sites)
+    } else if let Some(path) = &args.precompiled {
+        // SAFETY: the user names the file as one `multimem compile` wrote: code
+        // they built, trusted like this binary. Before wasmtime maps it, its
+        // checksum, the strategy and limits, and the engine's fingerprint are
+        // checked, so a damaged or foreign file is refused rather than run;
+        // `multimem compile` replaces a file by renaming a new one over it, so
+        // compiling again never rewrites the pages this process has mapped.
+        (unsafe { Reference::load_precompiled(&engine, args.guest, path, args.strategy, args.limits())? }, Vec::new())
     } else {
         (Reference::load_guest(&engine, args.guest, args.strategy, args.limits())?, Vec::new())
     };
@@ -251,6 +263,7 @@ pub fn demo() -> Result<()> {
         deadline: None,
         seed: 1,
         check_escapes: false,
+        precompiled: None,
         json: false,
     };
     println!("multimem demo: reference Groth16 prover (BN254, 2^12 constraints), 12 proofs,");

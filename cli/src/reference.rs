@@ -159,6 +159,19 @@ impl Reference {
         Ok(Reference { prover, guest })
     }
 
+    /// `guest` from a precompiled prover (`multimem compile`) made for `strategy` and `limits`.
+    ///
+    /// # Safety
+    ///
+    /// [`Prover::load_precompiled`]'s: `path` was written by `multimem compile`
+    /// (or [`multimem_runtime::precompile`]) and is not modified in place while loaded.
+    pub unsafe fn load_precompiled(engine: &Engine, guest: Guest, path: &std::path::Path, strategy: Strategy, limits: Limits) -> Result<Self> {
+        let linker = Linker::new(engine);
+        // SAFETY: the caller's contract is the one stated above.
+        let prover = unsafe { Prover::load_precompiled(engine, &linker, path, strategy, limits) }.with_context(|| format!("loading the {guest} guest"))?;
+        Ok(Reference { prover, guest })
+    }
+
     pub fn guest(&self) -> Guest {
         self.guest
     }

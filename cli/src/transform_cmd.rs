@@ -117,7 +117,7 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// Writes through a temporary file and a rename, only after validation: a
 /// failure (or a full disk) never leaves a partial output behind.
-fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+pub fn write_whole(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let mut partial = path.as_os_str().to_owned();
     partial.push(".multimem-partial");
     let partial = PathBuf::from(partial);

@@ -43,3 +43,25 @@ fn every_approach_runs_and_reports_consistently() {
         assert!(m["code_bytes"].as_u64().unwrap() > 0 && m["compile_ms"].as_f64().unwrap() > 0.0, "{m}");
     }
 }
+
+#[test]
+fn startup_measures_each_strategy_compiled_and_precompiled() {
+    let out = Command::new(env!("CARGO_BIN_EXE_multimem"))
+        .args(["bench", "--startup", "--approaches", "baseline,view", "--sizes", "256", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r["strategy"].as_str().unwrap()).collect();
+    assert_eq!(names, ["baseline", "view"]);
+    for r in &rows {
+        assert!(r["artefact_bytes"].as_u64().unwrap() > 0, "{r}");
+        for way in ["compiled", "precompiled"] {
+            let start = &r[way];
+            assert!(start["load_ms"].as_f64().unwrap() > 0.0, "{r}");
+            // Setup puts the keys in memory 0 (under the view, in the memfd that RSS alone misses).
+            assert!(start["rss_set_up"].as_u64().unwrap() > start["rss_loaded"].as_u64().unwrap(), "{way}: {r}");
+        }
+    }
+    assert_eq!(rows[0]["rss_loaded_over_baseline"]["precompiled"], 0, "the baseline against itself");
+}

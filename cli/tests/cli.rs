@@ -138,3 +138,20 @@ fn refuses_routing(input: &str) {
     assert!(stderr.contains("--allocator") && stderr.contains("--no-route"), "{stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn a_precompiled_prover_proves_and_one_for_another_strategy_is_refused() {
+    let artefact = scratch("reference-baseline.cwasm");
+    let out = multimem(&["compile", env!("MULTIMEM_REFERENCE_WASM"), "-o", artefact.to_str().unwrap(), "--strategy", "baseline"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let prove = |strategy: &str| multimem(&["prove", "--precompiled", artefact.to_str().unwrap(), "--strategy", strategy, "--constraints", "256", "--proofs", "1", "--json"]);
+    let out = prove("baseline");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["verified"], true, "{record}");
+    let out = prove("recreate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line expected: {stderr:?}");
+    assert!(stderr.contains("compiled for strategy baseline, not recreate"), "{stderr}");
+}

@@ -37,7 +37,7 @@ fn cli_reference() -> String {
          the test fails when it differs). `multimem` with no subcommand runs the demo (the README's main\n\
          command). Errors are one line on stderr and a non-zero exit code.\n",
     );
-    for sub in ["", "transform", "inspect", "prove", "bench"] {
+    for sub in ["", "transform", "inspect", "compile", "prove", "bench"] {
         let args: Vec<&str> = [sub].into_iter().filter(|s| !s.is_empty()).collect();
         md += &format!("\n## `multimem{}{sub}`\n\n```text\n{}```\n", if sub.is_empty() { "" } else { " " }, help(&args));
     }

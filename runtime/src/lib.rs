@@ -22,6 +22,7 @@
 //! ```
 
 mod checks;
+mod artefact;
 mod engine;
 #[cfg(target_os = "linux")]
 mod fork;
@@ -30,6 +31,7 @@ mod guest_memory;
 mod heap;
 mod imported;
 mod metrics;
+mod plan;
 mod prover;
 mod session;
 mod strategy;
@@ -38,6 +40,7 @@ mod view;
 
 #[cfg(target_os = "linux")]
 pub use engine::engine_view;
+pub use artefact::precompile;
 pub use engine::{engine, engine_for, engine_on_demand};
 #[cfg(target_os = "linux")]
 pub use fork::Proofs;

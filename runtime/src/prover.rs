@@ -10,6 +10,7 @@ use crate::engine::{EpochTicker, EPOCH_TICK};
 use crate::globals::{set_proof_active, Globals};
 use crate::metrics::{rss_bytes, ProofMetrics};
 use crate::session::{Memory0, Session};
+use crate::plan::{Layout, Memory0Plan, Plan};
 use crate::{Limits, Strategy};
 
 /// A prover module loaded under one [`Strategy`].
@@ -44,135 +45,86 @@ impl<T: Default + Send + 'static> Prover<T> {
     /// The fork strategy also takes the module as shipped and transforms it
     /// itself (view form, nothing routed).
     pub fn load(engine: &Engine, linker: &Linker<T>, wasm: &[u8], strategy: Strategy, limits: Limits) -> Result<Self> {
-        crate::checks::is_core_module(wasm)?;
-        let transformed;
-        let wasm = match (strategy, multimem_transform::transformed_split(wasm)) {
-            (Strategy::Fork, None) => {
-                let options = multimem_transform::Options { form: multimem_transform::Form::View, ..Default::default() };
-                transformed = multimem_transform::transform(wasm, &options).context("transforming the module for the fork strategy")?;
-                &transformed[..]
-            }
-            _ => wasm,
-        };
-        let split = multimem_transform::transformed_split(wasm);
-        match (strategy.transformed(), split) {
-            (true, None) => {
-                // A marker cut off with the module's end is a damaged module, not an untransformed one.
-                multimem_transform::validate(wasm)?;
-                bail!("strategy {} needs a module transformed by `multimem transform`", strategy.name())
-            }
-            (false, Some(_)) => bail!("the baseline strategy runs the untransformed module; this one is transformed"),
-            _ => {}
-        }
-        let pages = |bytes: Option<u64>| bytes.map(|b| b / multimem_transform::PAGE);
-        let (memory0_max, memory1_max) = (pages(limits.memory0_max_bytes), pages(limits.memory1_max_bytes));
+        let Plan { wasm, layout } = Plan::new(wasm, strategy, &limits)?;
+        let what = if layout.memory0 == Memory0Plan::Own { "compiling the module" } else { "compiling the per-proof module" };
+        let module = crate::checks::compile(engine, &wasm, what)?;
+        drop(wasm);
+        Self::assemble(engine, linker, module, layout, strategy, limits)
+    }
+
+    /// Loads a prover [`crate::precompile`] wrote to `path` (`multimem compile`)
+    /// for `strategy` and `limits`, mapping its code instead of compiling it.
+    /// An artefact made for another strategy, other memory limits, another
+    /// engine configuration or another version of wasmtime or multimem, or a
+    /// damaged one, is refused with one line saying which.
+    ///
+    /// # Safety
+    ///
+    /// The artefact is native code that runs as it is: `path` must be a file
+    /// written by [`crate::precompile`] (its checksum catches damage, not
+    /// forgery), and it must not be modified in place while the prover lives
+    /// (its pages are mapped, not copied; writing a new file and renaming it
+    /// over the path, as `multimem compile` does, is fine). This is
+    /// [`Module::deserialize_file`]'s contract.
+    pub unsafe fn load_precompiled(engine: &Engine, linker: &Linker<T>, path: &std::path::Path, strategy: Strategy, limits: Limits) -> Result<Self> {
+        // SAFETY: the caller's contract is the one this function states.
+        let (module, layout) = unsafe { crate::artefact::open(engine, path, strategy, &limits)? };
+        Self::assemble(engine, linker, module, layout, strategy, limits)
+    }
+
+    /// A prover from its compiled module and the layout it was compiled for.
+    fn assemble(engine: &Engine, linker: &Linker<T>, module: Module, layout: Layout, strategy: Strategy, limits: Limits) -> Result<Self> {
         let mut linker = linker.clone();
         linker.allow_shadowing(true);
-        if let Some(form) = strategy.form() {
-            let marked = multimem_transform::marker(wasm).map(|m| m.form);
-            ensure!(
-                marked == Some(form),
-                "strategy {} runs the {} form; this module was transformed in the {} form",
-                strategy.name(),
-                form.name(),
-                marked.map_or("?", |f| f.name())
-            );
+        if layout.split.is_some() {
+            crate::checks::runtime_exports(&module)?;
         }
-        if strategy.transformed() {
-            crate::checks::split_agrees(wasm)?;
-        }
-        let (backend, globals, start) = match strategy {
-            Strategy::Recreate => Self::load_recreate(engine, &mut linker, wasm, memory0_max, memory1_max)?,
-            Strategy::View | Strategy::PrivateView | Strategy::Fork => Self::load_view(engine, &linker, wasm, memory0_max, memory1_max, strategy)?,
-            Strategy::InPlace | Strategy::Baseline => {
-                ensure!(
-                    strategy == Strategy::Baseline || !multimem_transform::host_section::read(wasm).is_some_and(|h| h.shared),
-                    "the in-place strategy does not run threaded modules (shared memories): use recreate with multimem_runtime::engine_on_demand()"
-                );
-                let mut wasm = wasm.to_vec();
-                for (index, max) in [(0, memory0_max), (1, memory1_max.filter(|_| strategy.transformed()))] {
-                    if let Some(max) = max {
-                        wasm = multimem_transform::limit_memory::run(&wasm, index, max)?;
-                    }
-                }
+        let globals = Globals::of(&module);
+        let backend = match layout.memory0 {
+            Memory0Plan::Shared { import, initial_pages, maximum_pages, data } => {
+                let ty = MemoryType::shared(u32::try_from(initial_pages)?, u32::try_from(maximum_pages)?);
+                let memory0 = SharedMemory::new(engine, ty).map_err(anyhow::Error::from).context("creating memory 0")?;
+                apply_data(&memory0, &data)?;
+                let mut scratch = Store::new(engine, T::default());
+                linker.define(&mut scratch, &import.0, &import.1, Extern::SharedMemory(memory0.clone()))?;
+                let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
+                Backend::Recreate { pre, memory0: Persistent0::Shared(memory0), carried: None }
+            }
+            Memory0Plan::View { initial_pages, data } => Self::view_backend(&linker, &module, initial_pages, &data, strategy)?,
+            Memory0Plan::Own => {
                 if strategy == Strategy::Baseline {
                     define_untransformed_answers(&mut linker)?;
                 }
-                let (backend, globals) = Self::load_single(engine, &linker, &wasm, strategy.transformed()).map_err(|e| crate::imported::explain(e, strategy))?;
-                (backend, globals, None)
+                Self::instantiate_single(engine, linker, module).map_err(|e| crate::imported::explain(e, strategy))?
             }
         };
         let ticker = limits.deadline.map(|_| EpochTicker::start(engine));
-        let mut prover = Prover { engine: engine.clone(), strategy, limits, split, globals, backend, _ticker: ticker, fail_release: false };
-        if let Some(start) = start {
-            prover.call(&start, &[]).context("running the module's start function (once, against memory 0)")?;
+        let mut prover = Prover { engine: engine.clone(), strategy, limits, split: layout.split, globals, backend, _ticker: ticker, fail_release: false };
+        if let Some(start) = &layout.start {
+            prover.call(start, &[]).context("running the module's start function (once, against memory 0)")?;
         }
         Ok(prover)
     }
 
-    fn load_recreate(
-        engine: &Engine,
-        linker: &mut Linker<T>,
-        wasm: &[u8],
-        memory0_max: Option<u64>,
-        memory1_max: Option<u64>,
-    ) -> Result<(Backend<T>, Globals, Option<String>)> {
-        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).context("the recreate strategy cannot run this module")?;
-        let module = crate::checks::compile(engine, &per_proof.wasm, "compiling the per-proof module")?;
-        crate::checks::runtime_exports(&module)?;
-        let maximum = memory0_max.map_or(per_proof.memory0_maximum_pages, |m| m.min(per_proof.memory0_maximum_pages));
-        let ty = MemoryType::shared(u32::try_from(per_proof.memory0_initial_pages)?, u32::try_from(maximum)?);
-        let memory0 = SharedMemory::new(engine, ty).map_err(anyhow::Error::from).context("creating memory 0")?;
-        apply_data(&memory0, &per_proof.data)?;
-        let (import_module, import_name) = per_proof.memory0_import.as_ref().context("the portable form imports memory 0")?;
-        let mut scratch = Store::new(engine, T::default());
-        linker.define(&mut scratch, import_module, import_name, Extern::SharedMemory(memory0.clone()))?;
-        let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
-        Ok((Backend::Recreate { pre, memory0: Persistent0::Shared(memory0), carried: None }, Globals::of(&module), per_proof.start))
-    }
-
     #[cfg(target_os = "linux")]
-    fn load_view(
-        engine: &Engine,
-        linker: &Linker<T>,
-        wasm: &[u8],
-        memory0_max: Option<u64>,
-        memory1_max: Option<u64>,
-        strategy: Strategy,
-    ) -> Result<(Backend<T>, Globals, Option<String>)> {
+    fn view_backend(linker: &Linker<T>, module: &Module, initial_pages: u64, data: &[(u32, Vec<u8>)], strategy: Strategy) -> Result<Backend<T>> {
         use crate::view::Mapping;
         let mapping = match strategy {
             Strategy::View => Mapping::Shared,
             Strategy::PrivateView => Mapping::Private,
             _ => Mapping::Fork,
         };
-        let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).with_context(|| format!("the {strategy} strategy cannot run this module"))?;
-        let mut wasm = per_proof.wasm;
-        if let Some(max) = memory0_max {
-            wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;
-        }
-        let module = crate::checks::compile(engine, &wasm, "compiling the per-proof module")?;
-        crate::checks::runtime_exports(&module)?;
-        let pages = crate::view::Persistent::new(usize::try_from(per_proof.memory0_initial_pages * multimem_transform::PAGE)?)?;
-        for (offset, bytes) in &per_proof.data {
+        let pages = crate::view::Persistent::new(usize::try_from(initial_pages * multimem_transform::PAGE)?)?;
+        for (offset, bytes) in data {
             pages.write(*offset as usize, bytes)?;
         }
-        let pre = linker.instantiate_pre(&module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
-        Ok((Backend::Recreate { pre, memory0: Persistent0::View { pages, mapping }, carried: None }, Globals::of(&module), per_proof.start))
+        let pre = linker.instantiate_pre(module).map_err(anyhow::Error::from).context("linking the per-proof module")?;
+        Ok(Backend::Recreate { pre, memory0: Persistent0::View { pages, mapping }, carried: None })
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn load_view(_: &Engine, _: &Linker<T>, _: &[u8], _: Option<u64>, _: Option<u64>, strategy: Strategy) -> Result<(Backend<T>, Globals, Option<String>)> {
+    fn view_backend(_: &Linker<T>, _: &Module, _: u64, _: &[(u32, Vec<u8>)], strategy: Strategy) -> Result<Backend<T>> {
         bail!("the {strategy} strategy needs Linux (memfd and fixed mappings)")
-    }
-
-    fn load_single(engine: &Engine, linker: &Linker<T>, wasm: &[u8], transformed: bool) -> Result<(Backend<T>, Globals)> {
-        let module = crate::checks::compile(engine, wasm, "compiling the module")?;
-        if transformed {
-            crate::checks::runtime_exports(&module)?;
-        }
-        let globals = Globals::of(&module);
-        Ok((Self::instantiate_single(engine, linker.clone(), module)?, globals))
     }
 
     fn instantiate_single(engine: &Engine, linker: Linker<T>, module: Module) -> Result<Backend<T>> {
@@ -213,6 +165,18 @@ impl<T: Default + Send + 'static> Prover<T> {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Resident memory of the process with this prover in it: its RSS, plus
+    /// under the view strategies memory 0's pages, which live in a memfd that
+    /// no mapping holds between calls (so RSS alone would miss them).
+    pub fn resident_bytes(&self) -> u64 {
+        let unmapped = match &self.backend {
+            #[cfg(target_os = "linux")]
+            Backend::Recreate { memory0: Persistent0::View { pages, .. }, .. } => pages.unmapped_resident_bytes(),
+            _ => 0,
+        };
+        rss_bytes() + unmapped
     }
 
     /// Memory 0's size in pages.
@@ -274,7 +238,7 @@ impl<T: Default + Send + 'static> Prover<T> {
                 on.session(ticks, proof, &mut metrics, f)
             }
         };
-        metrics.rss_bytes = rss_bytes();
+        metrics.rss_bytes = self.resident_bytes();
         (result, metrics)
     }
 

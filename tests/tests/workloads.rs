@@ -4,7 +4,7 @@ use multimem::prove_cmd::{run_proofs, Args, Record};
 use multimem_runtime::Strategy;
 
 fn args(strategy: Strategy, proofs: u32, leak: u32, fail_every: Option<u32>) -> Args {
-    Args { guest: Default::default(), constraints: 1 << 10, proofs, strategy, leak, fail_every, mixed: false, max_memory1: None, max_memory0: None, deadline: None, seed: 1, json: false, check_escapes: false }
+    Args { guest: Default::default(), constraints: 1 << 10, proofs, strategy, leak, fail_every, mixed: false, max_memory1: None, max_memory0: None, deadline: None, seed: 1, json: false, check_escapes: false, precompiled: None }
 }
 
 fn memory0_bytes(records: &[Record]) -> (u64, u64) {

@@ -11,10 +11,9 @@
 //! limits so that other hosts can still supply the memory they always did.
 
 use anyhow::{bail, ensure, Context, Result};
-use walrus::ir::Value;
-use walrus::{ConstExpr, DataKind, ImportKind};
 
 use crate::abi::{EXPORT_INIT_PERSISTENT, EXPORT_START, IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY};
+use crate::sections::{self, Edits};
 use crate::{Form, PAGE};
 
 /// A module ready to be instantiated once per proof.
@@ -33,77 +32,48 @@ pub struct PerProofModule {
 }
 
 /// `ephemeral_max_pages` caps memory 1's scratch (the caller's limit on one proof).
+/// The code is copied as it is (no walrus module is built): hosts run this when they load.
 pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerProofModule> {
     let crate::Marker { split, form } = crate::marker(transformed).context("not a module transformed by multimem")?;
-    let mut module = crate::parse(transformed)?;
-    // Run once by the host against memory 0, never per instance.
-    let start = module.start.take().map(|func| {
-        module.exports.add(EXPORT_START, func);
-        EXPORT_START.to_string()
-    });
-    let ids: Vec<_> = module.memories.iter().map(|m| m.id()).collect();
-    let [memory0, memory1] = ids[..] else { bail!("a transformed module has exactly two memories") };
+    let facts = sections::facts(transformed)?;
+    let [memory0, _] = facts.memories[..] else { bail!("a transformed module has exactly two memories") };
+    let memory1_imported = facts.imported_memories > 1;
     ensure!(
-        module.memories.get(memory1).import.is_none() && module.exports.iter().all(|e| e.name != EXPORT_INIT_PERSISTENT),
+        !memory1_imported && !sections::exports(&facts, EXPORT_INIT_PERSISTENT),
         "the module was transformed for a host that supplies its memories (--import-persistent, --import-ephemeral); transform it without them for this runtime"
     );
-
-    let mut data = Vec::new();
-    let segments: Vec<_> = module.data.iter().map(|d| d.id()).collect();
-    for id in segments {
-        let segment = module.data.get_mut(id);
-        let DataKind::Active { memory, offset } = &segment.kind else { continue };
-        ensure!(*memory == memory0, "data segment for memory 1 in a transformed module");
-        let ConstExpr::Value(Value::I32(offset)) = offset else {
-            bail!("a data segment of memory 0 has a computed offset; memory 0's contents are written once, before any instance, so offsets must be constants")
-        };
-        data.push((*offset as u32, segment.value.clone()));
-        segment.kind = DataKind::Passive;
-        segment.value.clear();
-    }
-    module.memories.get_mut(memory0).data_segments.clear();
-
-    let import = match (form, module.memories.get(memory0).import) {
+    // Run once by the host against memory 0, never per instance.
+    let start = facts.start.map(|_| EXPORT_START.to_string());
+    let import = match (form, &facts.memory0_import) {
         // The host's memory creator hands every instance memory 0's pages: defined here, whatever the module imported.
-        (Form::View, Some(import)) => {
-            module.imports.delete(import);
-            module.memories.get_mut(memory0).import = None;
-            None
-        }
-        (Form::View, None) => None,
-        (Form::Portable, Some(import)) => {
-            let i = module.imports.get(import);
-            Some((i.module.clone(), i.name.clone()))
-        }
-        (Form::Portable, None) => {
-            let import = module.imports.add(IMPORT_MODULE, IMPORT_PERSISTENT_MEMORY, ImportKind::Memory(memory0));
-            module.memories.get_mut(memory0).import = Some(import);
-            Some((IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string()))
-        }
+        (Form::View, _) => None,
+        (Form::Portable, Some(import)) => Some(import.clone()),
+        (Form::Portable, None) => Some((IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string())),
     };
-    // Memory 1 belongs to one instance: never shared (the pool cannot hold a
-    // defined shared memory). In the view form memory 0 is not shared either:
-    // several Stores see it through the memfd.
-    module.memories.get_mut(memory1).shared = false;
-    let m0 = module.memories.get_mut(memory0);
-    m0.shared = form == Form::Portable;
     let cap = split as u64 / PAGE;
-    let maximum = m0.maximum.map_or(cap, |max| max.min(cap));
-    m0.maximum = Some(maximum);
-    let initial = m0.initial;
-    if let Some(max) = ephemeral_max_pages {
-        // In the view form memory 1's pages below the split are memory 0's.
-        let below = if form == Form::View { split as u64 / PAGE } else { 0 };
-        crate::limit_memory::cap(&mut module, 1, below + max)?;
-    }
-    Ok(PerProofModule {
-        wasm: module.emit_wasm(),
-        memory0_import: import,
-        memory0_initial_pages: initial,
-        memory0_maximum_pages: maximum,
-        data,
-        split,
-        form,
-        start,
-    })
+    let maximum = memory0.maximum.map_or(cap, |max| max.min(cap));
+    // In the view form memory 1's pages below the split are memory 0's.
+    let below = if form == Form::View { split as u64 / PAGE } else { 0 };
+    let mut edit = |index: u32, ty: &mut wasm_encoder::MemoryType| {
+        match index {
+            // Shared in the portable form: the one kind of wasmtime memory several Stores can
+            // share. In the view form several Stores see it through the memfd instead.
+            0 => {
+                ty.shared = form == Form::Portable;
+                ty.maximum = Some(maximum);
+            }
+            // Memory 1 belongs to one instance: never shared (the pool cannot hold a defined shared memory).
+            _ => {
+                ty.shared = false;
+                if let Some(max) = ephemeral_max_pages {
+                    sections::cap(ty, below + max);
+                }
+            }
+        }
+        Ok(())
+    };
+    let import_memory0 = import.as_ref().map(|(m, n)| (m.as_str(), n.as_str()));
+    let edits = Edits { memory: &mut edit, import_memory0, define_memory0: form == Form::View, start_as_export: start.as_deref(), take_data: true };
+    let (wasm, data) = sections::rewrite(transformed, edits)?;
+    Ok(PerProofModule { wasm, memory0_import: import, memory0_initial_pages: memory0.minimum, memory0_maximum_pages: maximum, data, split, form, start })
 }
