@@ -167,16 +167,10 @@ impl<T: Default + Send + 'static> Prover<T> {
         &self.engine
     }
 
-    /// Resident memory of the process with this prover in it: its RSS, plus
-    /// under the view strategies memory 0's pages, which live in a memfd that
-    /// no mapping holds between calls (so RSS alone would miss them).
+    /// Resident memory of the process with this prover in it, memory 0
+    /// included wherever it lives (see [`rss_bytes`]).
     pub fn resident_bytes(&self) -> u64 {
-        let unmapped = match &self.backend {
-            #[cfg(target_os = "linux")]
-            Backend::Recreate { memory0: Persistent0::View { pages, .. }, .. } => pages.unmapped_resident_bytes(),
-            _ => 0,
-        };
-        rss_bytes() + unmapped
+        rss_bytes()
     }
 
     /// Memory 0's size in pages.

@@ -78,20 +78,6 @@ impl Persistent {
         self.state.lock().unwrap().bytes
     }
 
-    /// Bytes of memory 0 in RAM that no mapping of this process counts: the
-    /// memfd's pages while no instance maps them (between calls), else 0
-    /// (a mapped page counts in the process's RSS once touched through it).
-    pub(crate) fn unmapped_resident_bytes(&self) -> u64 {
-        if !self.state.lock().unwrap().aliases.is_empty() {
-            return 0;
-        }
-        // SAFETY: fstat on our own descriptor into a zeroed struct.
-        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::fstat(self.fd.as_raw_fd(), &mut stat) };
-        // st_blocks counts the shmem pages the file holds, in 512-byte units.
-        if rc == 0 { stat.st_blocks as u64 * 512 } else { 0 }
-    }
-
     /// Writes `data` at `offset` (memory 0's initial contents, before any instance runs).
     pub(crate) fn write(&self, offset: usize, data: &[u8]) -> Result<()> {
         ensure!(offset + data.len() <= self.bytes(), "data segment at {offset:#x} is out of bounds of memory 0");
