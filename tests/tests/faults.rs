@@ -504,12 +504,21 @@ fn one_faulted_among_several(guest: Guest) -> Result<()> {
         mode.store(fault.code(), Ordering::Relaxed);
         let results: Vec<Ended> = {
             let proofs = r.prover().proofs()?;
+            // Every proof's instance is live before any proves: the fault lands while the others run.
+            let together = std::sync::Barrier::new(threads);
             std::thread::scope(|scope| {
                 let workers: Vec<_> = (0..threads)
                     .map(|t| {
-                        let proofs = &proofs;
+                        let (proofs, together) = (&proofs, &together);
                         let armed = if t == faulted { point } else { DISARMED };
-                        scope.spawn(move || ended(catch_unwind(AssertUnwindSafe(|| proofs.prove(|p| proof(p, 1 + t as u64, armed, None))))))
+                        scope.spawn(move || {
+                            ended(catch_unwind(AssertUnwindSafe(|| {
+                                proofs.prove(|p| {
+                                    together.wait();
+                                    proof(p, 1 + t as u64, armed, None)
+                                })
+                            })))
+                        })
                     })
                     .collect();
                 workers.into_iter().map(|w| w.join().expect("the worker caught its proof's panic")).collect()
