@@ -356,6 +356,9 @@ fn matrix(guest: Guest, strategy: Strategy) -> Result<()> {
         let point = 1 + rng.below(entries - 1) as i64;
         let (before, sp) = memory0(&mut r)?;
         let exact_before = if fork { Some(exact_state(&mut r)?) } else { None };
+        if let (0, Some((bytes, globals))) = (n, &exact_before) {
+            eprintln!("{guest} under fork: each faulted proof checked against memory 0 ({} bytes) and {} globals", bytes.len(), globals.len());
+        }
         mode.store(fault.code(), Ordering::Relaxed);
         if fault == Fault::ReleaseFails {
             r.prover().fail_next_release();
