@@ -93,6 +93,20 @@ impl Fault {
         }
     }
 
+    /// What the error (or the caught panic) of a proof this fault failed says.
+    fn expected(self) -> &'static str {
+        match self {
+            Fault::GuestTraps => "unreachable",
+            Fault::ImportErrs => "injected host import error",
+            Fault::ImportPanics => "injected: host import panic",
+            Fault::Deadline => "interrupt",
+            Fault::Memory1Exhausted => "unreachable",
+            Fault::ClosureErrs => "gave up mid-proof",
+            Fault::ClosurePanics => "panicked mid-proof",
+            Fault::ReleaseFails => "",
+        }
+    }
+
     fn applies_to(self, strategy: Strategy) -> bool {
         // Under recreate, view and fork memory 1 goes with wasmtime's Store (fork
         // unmaps the proof's whole view with it): no release of ours to fail.
@@ -374,16 +388,7 @@ fn matrix(guest: Guest, strategy: Strategy) -> Result<()> {
         mode.store(0, Ordering::Relaxed);
         MEMORY_CAP.store(u64::MAX, Ordering::Relaxed);
         let what = format!("{guest} under {strategy}, faulted proof {n} ({fault:?} at entry {point} of {entries})");
-        let expected = match fault {
-            Fault::GuestTraps => "unreachable",
-            Fault::ImportErrs => "injected host import error",
-            Fault::ImportPanics => "injected: host import panic",
-            Fault::Deadline => "interrupt",
-            Fault::Memory1Exhausted => "unreachable",
-            Fault::ClosureErrs => "gave up mid-proof",
-            Fault::ClosurePanics => "panicked mid-proof",
-            Fault::ReleaseFails => "",
-        };
+        let expected = fault.expected();
         match (&ended, fault) {
             (Ended::Proved { release_failed, .. }, Fault::ReleaseFails) => assert!(*release_failed, "{what}: the seam did not fire"),
             // In place memory 1 keeps the pages of earlier proofs: a cap below them never bites.
@@ -469,19 +474,23 @@ fn halo2_faults_under_fork() -> Result<()> {
     matrix(Guest::Halo2, Strategy::Fork)
 }
 
-/// Rounds of 2 to 4 fork proofs at once on one prover, one of them faulted (a
-/// trap at a random point, or a host import panicking): the others verify and
-/// are their sequential proofs, memory 0 and the globals are as before, and
-/// the next proof is the reference proof.
+/// Rounds of 2 to 4 fork proofs at once on one prover, one of them faulted at
+/// a random point: the others verify and are their sequential proofs, memory
+/// 0 and the globals are as before, and the next proof is the reference proof.
+/// Not the memory cap: the limiter's cap is the process's, it would cut every
+/// proof at once (and fork has no release of ours to fail).
 fn one_faulted_among_several(guest: Guest) -> Result<()> {
-    const ROUNDS: u64 = 6;
+    const FAULTS: [Fault; 6] = [Fault::GuestTraps, Fault::ImportPanics, Fault::Deadline, Fault::ImportErrs, Fault::ClosurePanics, Fault::ClosureErrs];
+    const ROUNDS: u64 = 2 * FAULTS.len() as u64;
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     quiet_injected_panics();
     let strategy = Strategy::Fork;
     let engine = multimem_runtime::engine_for(strategy)?;
     let mode = Arc::new(AtomicU8::new(0));
     let wasm = module_for(guest, strategy)?;
-    let mut r = Reference::load_linked(&engine, guest, &wasm, &linker(&engine, mode.clone())?, strategy, Limits::default())?;
+    // A deadline on every proof: the faulted proof's expiring must not reach the others'.
+    let limits = Limits { deadline: Some(Duration::from_secs(60)), ..Limits::default() };
+    let mut r = Reference::load_linked(&engine, guest, &wasm, &linker(&engine, mode.clone())?, strategy, limits)?;
     r.setup(SIZE)?;
     let Ended::Proved { bytes: reference, entries, .. } = prove(&mut r, RECOVERY_SEED, DISARMED, None) else {
         bail!("{guest} under fork: the clean proof failed")
@@ -499,9 +508,10 @@ fn one_faulted_among_several(guest: Guest) -> Result<()> {
     for round in 0..ROUNDS {
         let threads = 2 + (round % 3) as usize;
         let faulted = rng.below(threads as u64) as usize;
-        let fault = if round % 2 == 0 { Fault::GuestTraps } else { Fault::ImportPanics };
+        let fault = FAULTS[round as usize % FAULTS.len()];
         let point = 1 + rng.below(entries - 1) as i64;
-        let what = format!("{guest} under fork, round {round}: {threads} proofs at once, proof {faulted} faulted ({fault:?} at entry {point} of {entries})");
+        let when = if fault.code() == 0 { "after `prove` returned".to_string() } else { format!("at entry {point} of {entries}") };
+        let what = format!("{guest} under fork, round {round}: {threads} proofs at once, proof {faulted} faulted ({fault:?} {when})");
         let before = exact_state(&mut r)?;
         // Only the faulted proof's countdown reaches `fault.fire`: the mode is shared, the countdown per instance.
         mode.store(fault.code(), Ordering::Relaxed);
@@ -513,12 +523,13 @@ fn one_faulted_among_several(guest: Guest) -> Result<()> {
                 let workers: Vec<_> = (0..threads)
                     .map(|t| {
                         let (proofs, together) = (&proofs, &together);
-                        let armed = if t == faulted { point } else { DISARMED };
+                        let armed = if t == faulted && fault.code() != 0 { point } else { DISARMED };
+                        let after = Some(fault).filter(|_| t == faulted);
                         scope.spawn(move || {
                             ended(catch_unwind(AssertUnwindSafe(|| {
                                 proofs.prove(|p| {
                                     together.wait();
-                                    proof(p, 1 + t as u64, armed, None)
+                                    proof(p, 1 + t as u64, armed, after)
                                 })
                             })))
                         })
@@ -531,7 +542,7 @@ fn one_faulted_among_several(guest: Guest) -> Result<()> {
         for (t, ended) in results.iter().enumerate() {
             match ended {
                 Ended::Failed(e) | Ended::Panicked(e) if t == faulted => {
-                    let expected = if fault == Fault::GuestTraps { "unreachable" } else { "injected: host import panic" };
+                    let expected = fault.expected();
                     assert!(e.contains(expected), "{what}: the faulted proof ended with {e:?}, expected {expected:?}");
                 }
                 Ended::Proved { bytes, .. } if t != faulted => assert!(bytes == &sequential[t], "{what}: proof {t} differs from its sequential proof"),
