@@ -26,7 +26,7 @@ use crate::{Limits, Strategy};
 /// The last bytes of every precompiled prover.
 const MAGIC: &[u8; 8] = b"mmcwasm\x01";
 /// Layout of the payload; bumped when it changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 const TRAILER: u64 = 32;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -90,6 +90,9 @@ impl Plan {
             Strategy::View | Strategy::PrivateView | Strategy::Fork => {
                 let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).with_context(|| format!("the {strategy} strategy cannot run this module"))?;
                 let mut wasm = per_proof.wasm;
+                if strategy == Strategy::Fork {
+                    wasm = multimem_transform::fork_exports::run(&wasm)?;
+                }
                 if let Some(max) = memory0_max {
                     wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;
                 }

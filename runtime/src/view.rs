@@ -222,10 +222,13 @@ enum Maps {
     /// A view-form instance's memory 1: memory 0 below the split, scratch
     /// above, opened as it grows.
     View { persistent: Arc<Persistent>, alias: u64 },
-    /// A fork proof's memory 0: the low part of its view's reservation
-    /// (memory 0 mapped copy-on-write); growing opens fresh pages above it,
-    /// in this proof only.
-    Fork { persistent: Arc<Persistent> },
+    /// A fork proof's memory 0: its pages are the low part of its view's
+    /// reservation, `pages` (memory 0 mapped copy-on-write); growing opens
+    /// fresh pages there, in this proof only. Its own reservation stays
+    /// inaccessible: wasmtime finds a fault's memory by address and requires
+    /// an instance's memories not to overlap, and the view form reaches memory
+    /// 0 only by `memory.size`/`memory.grow` (its exports name the view).
+    Fork { persistent: Arc<Persistent>, pages: Arc<Reservation> },
     /// A fork proof's view: the same reservation as its memory 0.
     ForkView,
     /// Any other memory created on a view engine: anonymous pages.
@@ -243,7 +246,8 @@ unsafe impl LinearMemory for ReservedMemory {
         wasmtime::ensure!(new_size <= self.capacity, "memory cannot grow past its reservation");
         match &self.maps {
             Maps::Persistent { persistent, .. } => persistent.grow_to(new_size),
-            Maps::View { .. } | Maps::ForkView | Maps::Plain | Maps::Fork { .. } => self.reservation.open(self.bytes, new_size),
+            Maps::Fork { pages, .. } => pages.open(self.bytes, new_size),
+            Maps::View { .. } | Maps::ForkView | Maps::Plain => self.reservation.open(self.bytes, new_size),
         }
         .map_err(to_wasmtime)?;
         self.bytes = new_size;
@@ -263,7 +267,7 @@ impl Drop for ReservedMemory {
         if let Maps::Persistent { persistent, alias } | Maps::View { persistent, alias } = &self.maps {
             persistent.forget(*alias);
         }
-        if let Maps::Fork { persistent } = &self.maps {
+        if let Maps::Fork { persistent, .. } = &self.maps {
             persistent.forks.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -371,15 +375,16 @@ fn view_memory(persistent: Arc<Persistent>, private: bool, minimum: usize, reser
 }
 
 /// A fork proof's memory 0: memory 0 mapped copy-on-write at the start of
-/// the reservation its view will share. Not an alias: memory 0 does not
-/// grow during a proof (setup needs `&mut Prover`), and this proof's growth
-/// must not reach memory 0.
+/// the reservation its view will use, and an empty reservation of its own as
+/// its address. Not an alias: memory 0 does not grow during a proof (setup
+/// needs `&mut Prover`), and this proof's growth must not reach memory 0.
 fn fork_memory0(persistent: Arc<Persistent>, fork: &mut Option<Arc<Reservation>>, reserved: Option<usize>, guard: usize) -> Result<Box<dyn LinearMemory>> {
     let capacity = full_reservation(reserved)?;
+    let pages = Arc::new(Reservation::new(capacity + guard)?);
+    let bytes = persistent.map_private_once(pages.base)?;
+    *fork = Some(pages.clone());
     let reservation = Arc::new(Reservation::new(capacity + guard)?);
-    let bytes = persistent.map_private_once(reservation.base)?;
-    *fork = Some(reservation.clone());
-    Ok(Box::new(ReservedMemory { reservation, bytes, capacity, maps: Maps::Fork { persistent } }))
+    Ok(Box::new(ReservedMemory { reservation, bytes, capacity, maps: Maps::Fork { persistent, pages } }))
 }
 
 fn fork_view(reservation: Option<Arc<Reservation>>, minimum: usize, reserved: Option<usize>) -> Result<Box<dyn LinearMemory>> {

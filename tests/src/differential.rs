@@ -102,7 +102,7 @@ pub fn observe(engine: &Engine, wasm: &[u8], fuel: u64, seed: u64) -> Result<Opt
 }
 
 /// Arguments that mix small values, boundaries and seeded noise.
-fn arg(ty: &ValType, seed: u64) -> Val {
+pub fn arg(ty: &ValType, seed: u64) -> Val {
     let x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7;
     let small = [0u64, 1, 8, 0xffff, 0x1_0000, 0xffff_fff0, 0x7fff_ffff][(seed % 7) as usize];
     let v = if seed % 3 == 0 { x } else { small };
@@ -116,7 +116,7 @@ fn arg(ty: &ValType, seed: u64) -> Val {
     }
 }
 
-fn show(v: &Val) -> String {
+pub fn show(v: &Val) -> String {
     match v {
         Val::I32(x) => format!("{x}"),
         Val::I64(x) => format!("{x}"),

@@ -3,6 +3,7 @@
 
 pub mod corpus;
 pub mod differential;
+pub mod fork;
 pub mod node;
 pub mod pointers;
 pub mod routing;

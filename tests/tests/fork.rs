@@ -202,3 +202,71 @@ fn proofs_at_once_need_fork() -> anyhow::Result<()> {
     assert!(err.contains("fork strategy") && err.contains("private-view"), "{err}");
     Ok(())
 }
+
+/// A module with an out-of-bounds load, a store, and a host import that writes
+/// through the module's exported memory, as WASI implementations do.
+const PROBE: &str = r#"(module
+  (import "env" "poke" (func $poke (param i32 i32)))
+  (memory (export "memory") 2 100)
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "store") (param i32 i32) (i32.store (local.get 0) (local.get 1)))
+  (func (export "poke") (param i32 i32) (call $poke (local.get 0) (local.get 1)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#;
+
+fn probe() -> anyhow::Result<multimem_runtime::Prover<()>> {
+    let engine = multimem_runtime::engine_for(Strategy::Fork)?;
+    let mut linker = wasmtime::Linker::new(&engine);
+    linker.func_wrap("env", "poke", |mut c: wasmtime::Caller<'_, ()>, ptr: u32, value: u32| -> wasmtime::Result<()> {
+        let memory = c.get_export("memory").and_then(|e| e.into_memory()).ok_or_else(|| wasmtime::format_err!("no memory export"))?;
+        memory.write(&mut c, ptr as usize, &value.to_le_bytes())?;
+        Ok(())
+    })?;
+    multimem_runtime::Prover::load(&engine, &linker, &wat::parse_str(PROBE)?, Strategy::Fork, Limits::default())
+}
+
+fn load(s: &mut Session<'_, ()>, ptr: u32) -> anyhow::Result<i32> {
+    Ok(s.call("load", &[Val::I32(ptr as i32)])?[0].unwrap_i32())
+}
+
+/// An out-of-bounds access in a fork proof is a trap like any other, and the
+/// next proof runs. (Found by the fork fuzz target: a proof's memory 0 and its
+/// view shared one address range, and wasmtime panicked looking the faulting
+/// address up among the instance's memories.)
+#[test]
+fn out_of_bounds_in_a_fork_proof_traps() -> anyhow::Result<()> {
+    let mut prover = probe()?;
+    prover.call("store", &[Val::I32(100), Val::I32(7)])?;
+    for _ in 0..3 {
+        for ptr in [3 << 16, 0x7fff_0000, 0xffff_fff0] {
+            let (result, _) = prover.prove(|s| load(s, ptr));
+            let err = format!("{:#}", result.expect_err("the load is out of bounds"));
+            assert!(err.contains("out of bounds"), "{err}");
+        }
+        let (grown, _) = prover.prove(|s| {
+            let old = s.call("grow", &[Val::I32(1)])?[0].unwrap_i32() as u32;
+            Ok((old, load(s, old << 16)?, load(s, 100)?))
+        });
+        assert_eq!(grown?, (2, 0, 7));
+    }
+    assert_eq!(prover.memory0_pages(), 2);
+    Ok(())
+}
+
+/// A host import that writes through the module's exported memory writes the
+/// proof's view: the guest reads it back in the proof, and it is gone after.
+#[test]
+fn host_writes_through_the_exported_memory_stay_in_the_proof() -> anyhow::Result<()> {
+    let mut prover = probe()?;
+    prover.call("store", &[Val::I32(100), Val::I32(7)])?;
+    let (seen, _) = prover.prove(|s| {
+        s.call("poke", &[Val::I32(200), Val::I32(9)])?;
+        Ok((load(s, 200)?, load(s, 100)?))
+    });
+    assert_eq!(seen?, (9, 7));
+    let after = prover.run(|s| Ok((load(s, 200)?, load(s, 100)?)))?;
+    assert_eq!(after, (0, 7), "the proof's write reached memory 0");
+    // Outside a proof the same import writes memory 0 itself.
+    prover.call("poke", &[Val::I32(300), Val::I32(5)])?;
+    assert_eq!(prover.run(|s| load(s, 300))?, 5);
+    Ok(())
+}

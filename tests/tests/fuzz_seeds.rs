@@ -32,3 +32,58 @@ fn seed_fuzz_corpora() -> anyhow::Result<()> {
     eprintln!("{seeds} seeds in {}", corpus.display());
     Ok(())
 }
+
+/// What sizes of module a campaign exercised: for each corpus entry of a
+/// wasm-smith target (`differential`, `fork`, `transform_smith`) or of
+/// `transform` (the bytes are the module), the module's functions and memory
+/// instructions; prints the median and 90th percentile. Run after a campaign:
+///
+///     FUZZ_TARGET=fork cargo test --workspace --test fuzz_seeds -- --ignored corpus_module_sizes --nocapture
+#[test]
+#[ignore = "reads fuzz/corpus/$FUZZ_TARGET; run after a campaign"]
+fn corpus_module_sizes() -> anyhow::Result<()> {
+    use multimem_tests::{fork, smith};
+    let target = std::env::var("FUZZ_TARGET").unwrap_or_else(|_| "fork".into());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(&target);
+    let (mut functions, mut accesses) = (Vec::new(), Vec::new());
+    for entry in std::fs::read_dir(&dir)? {
+        let data = std::fs::read(entry?.path())?;
+        let wasm = match target.as_str() {
+            "transform" => Some(data),
+            "transform_smith" => smith::module(smith::transformable(), &data),
+            "differential" => smith::module(smith::differential(), &data),
+            "fork" => smith::module(fork::config(), &data),
+            other => anyhow::bail!("no module sizes for target `{other}`"),
+        };
+        if let Some((f, a)) = wasm.as_deref().and_then(|w| sizes(w).ok()) {
+            functions.push(f);
+            accesses.push(a);
+        }
+    }
+    let quantiles = |v: &mut Vec<usize>| {
+        v.sort_unstable();
+        let at = |q: f64| v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0);
+        (at(0.5), at(0.9))
+    };
+    let (f50, f90) = quantiles(&mut functions);
+    let (a50, a90) = quantiles(&mut accesses);
+    println!("{target}: {} modules; functions median {f50}, p90 {f90}; memory instructions median {a50}, p90 {a90}", functions.len());
+    Ok(())
+}
+
+/// Defined functions and memory instructions (loads, stores, atomics, `memory.*`).
+fn sizes(wasm: &[u8]) -> anyhow::Result<(usize, usize)> {
+    let (mut functions, mut accesses) = (0, 0);
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::Payload::CodeSectionEntry(body) = payload? {
+            functions += 1;
+            for op in body.get_operators_reader()? {
+                let op = format!("{:?}", op?);
+                if op.contains("memarg") || op.starts_with("Memory") {
+                    accesses += 1;
+                }
+            }
+        }
+    }
+    Ok((functions, accesses))
+}

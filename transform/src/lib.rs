@@ -35,6 +35,7 @@ pub mod ephemeral_heap;
 pub mod escapes;
 mod export_host;
 pub mod find_allocator;
+pub mod fork_exports;
 mod globals;
 pub mod host_section;
 mod import_memories;

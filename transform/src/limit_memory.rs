@@ -13,6 +13,6 @@ pub fn run(wasm: &[u8], index: usize, max_pages: u64) -> Result<Vec<u8>> {
         }
         Ok(())
     };
-    let edits = crate::sections::Edits { memory: &mut edit, import_memory0: None, define_memory0: false, start_as_export: None, take_data: false };
+    let edits = crate::sections::Edits { memory: &mut edit, import_memory0: None, define_memory0: false, start_as_export: None, take_data: false, memory0_exports_to: None };
     Ok(crate::sections::rewrite(wasm, edits)?.0)
 }

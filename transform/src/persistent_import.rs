@@ -73,7 +73,7 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
         Ok(())
     };
     let import_memory0 = import.as_ref().map(|(m, n)| (m.as_str(), n.as_str()));
-    let edits = Edits { memory: &mut edit, import_memory0, define_memory0: form == Form::View, start_as_export: start.as_deref(), take_data: true };
+    let edits = Edits { memory: &mut edit, import_memory0, define_memory0: form == Form::View, start_as_export: start.as_deref(), take_data: true, memory0_exports_to: None };
     let (wasm, data) = sections::rewrite(transformed, edits)?;
     Ok(PerProofModule { wasm, memory0_import: import, memory0_initial_pages: memory0.minimum, memory0_maximum_pages: maximum, data, split, form, start })
 }

@@ -21,6 +21,8 @@ pub(crate) struct Edits<'a> {
     pub start_as_export: Option<&'a str>,
     /// Memory 0's active data segments become empty passive ones; their bytes are returned.
     pub take_data: bool,
+    /// Exports of memory 0 but `keep` name memory `to` instead: `Some((to, keep))`.
+    pub memory0_exports_to: Option<(u32, &'a str)>,
 }
 
 /// What the module looked like.
@@ -33,6 +35,8 @@ pub(crate) struct Facts {
     /// The start function's index.
     pub start: Option<u32>,
     pub exports: Vec<String>,
+    /// Exported memories: (name, index).
+    pub memory_exports: Vec<(String, u32)>,
 }
 
 /// Reads what [`rewrite`] needs to know first.
@@ -59,7 +63,11 @@ pub(crate) fn facts(wasm: &[u8]) -> Result<Facts> {
             }
             Payload::ExportSection(reader) => {
                 for export in reader {
-                    facts.exports.push(export?.name.to_string());
+                    let export = export?;
+                    if export.kind == wasmparser::ExternalKind::Memory {
+                        facts.memory_exports.push((export.name.to_string(), export.index));
+                    }
+                    facts.exports.push(export.name.to_string());
                 }
             }
             Payload::StartSection { func, .. } => facts.start = Some(func),
@@ -75,7 +83,7 @@ fn encoded(ty: wasmparser::MemoryType) -> MemoryType {
 
 /// `wasm` with `edits` applied, and memory 0's initial data if taken: (offset, bytes).
 pub(crate) fn rewrite(wasm: &[u8], edits: Edits<'_>) -> Result<(Vec<u8>, Vec<(u32, Vec<u8>)>)> {
-    let Edits { memory, import_memory0, define_memory0, start_as_export, take_data } = edits;
+    let Edits { memory, import_memory0, define_memory0, start_as_export, take_data, memory0_exports_to } = edits;
     let before = facts(wasm)?;
     // Memory 0 moves to the imports only if the module defines it, and back only if it imports it.
     let add_import = import_memory0.filter(|_| before.memory0_import.is_none()).map(|name| (name, before.memories[0]));
@@ -146,15 +154,20 @@ pub(crate) fn rewrite(wasm: &[u8], edits: Edits<'_>) -> Result<(Vec<u8>, Vec<(u3
                 }
                 out.section(&section);
             }
-            Payload::ExportSection(reader) if start_export.is_some() => {
+            Payload::ExportSection(reader) if start_export.is_some() || memory0_exports_to.is_some() => {
                 exports_written = true;
                 let mut section = ExportSection::new();
                 for export in reader {
                     let export = export?;
-                    section.export(export.name, RoundtripReencoder.export_kind(export.kind)?, export.index);
+                    let index = match memory0_exports_to {
+                        Some((to, keep)) if export.kind == wasmparser::ExternalKind::Memory && export.index == 0 && export.name != keep => to,
+                        _ => export.index,
+                    };
+                    section.export(export.name, RoundtripReencoder.export_kind(export.kind)?, index);
                 }
-                let (name, func) = start_export.unwrap();
-                section.export(name, ExportKind::Func, func);
+                if let Some((name, func)) = start_export {
+                    section.export(name, ExportKind::Func, func);
+                }
                 out.section(&section);
             }
             Payload::StartSection { .. } if start_export.is_some() => {}

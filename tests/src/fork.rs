@@ -1,0 +1,186 @@
+//! The fork strategy on generated modules, checked against the original in
+//! plain wasmtime: setup calls persist exactly as they do on the original; a
+//! proof's calls give what the same calls give on the original after setup;
+//! after the proof memory 0 (size and every byte) and every exported global
+//! are exactly as before it, so the same proof run again gives the same
+//! results. Shared by `fuzz/fuzz_targets/fork.rs` and `tests/tests/fork_fuzz.rs`.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use multimem_runtime::{Limits, Prover, Session, Strategy};
+use wasmtime::{Engine, Extern, Instance, Module, Store, Trap, Val};
+
+use crate::differential::{arg, show, FUEL};
+
+/// What a case came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Fork agreed with the original and restored memory 0 and the globals.
+    Held,
+    /// No verdict: the original ran out of fuel or did not instantiate.
+    Skipped,
+    /// The fork strategy refused the module at load, with this reason.
+    Refused(String),
+}
+
+/// Memory 0's bytes and the exported globals, in name order.
+#[derive(Debug, PartialEq, Eq)]
+struct State {
+    memory: Vec<u8>,
+    globals: Vec<String>,
+}
+
+/// wasm-smith modules for fork: the differential configuration, memories of
+/// at most 4 MiB (each check reads memory 0 whole, three times).
+pub fn config() -> wasm_smith::Config {
+    let mut c = crate::smith::differential();
+    c.max_memory32_bytes = 4 << 20;
+    c
+}
+
+/// The exported functions in name order: setup calls each once, then a proof
+/// calls each once with other arguments.
+fn functions(module: &Module) -> Vec<String> {
+    let mut names: Vec<String> =
+        module.exports().filter(|e| e.ty().func().is_some()).map(|e| e.name().to_owned()).filter(|n| !n.starts_with("multimem.")).collect();
+    names.sort();
+    names
+}
+
+fn args(func: &wasmtime::FuncType, seed: u64, call: usize) -> Vec<Val> {
+    func.params().enumerate().map(|(j, t)| arg(&t, seed.wrapping_add((call * 31 + j) as u64))).collect()
+}
+
+fn outcome(result: Result<Vec<Val>, String>) -> String {
+    match result {
+        Ok(values) => values.iter().map(show).collect::<Vec<_>>().join(" "),
+        Err(trap) => format!("trap {trap}"),
+    }
+}
+
+/// The original in plain wasmtime with fuel: setup calls' outcomes, the state
+/// after setup, the proof calls' outcomes. `None` when fuel ran out or it does
+/// not instantiate.
+fn expected(engine: &Engine, wasm: &[u8], seed: u64) -> Option<(Vec<String>, State, Vec<String>)> {
+    let module = Module::new(engine, wasm).ok()?;
+    let mut store = Store::new(engine, ());
+    store.set_fuel(FUEL).ok()?;
+    let instance = Instance::new(&mut store, &module, &[]).ok()?;
+    let names = functions(&module);
+    let run = |store: &mut Store<()>, salt: u64| -> Option<Vec<String>> {
+        let mut outcomes = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let func = instance.get_func(&mut *store, name)?;
+            let ty = func.ty(&*store);
+            let mut results: Vec<Val> = ty.results().map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0))).collect();
+            let result = match func.call(&mut *store, &args(&ty, seed ^ salt, i), &mut results) {
+                Ok(()) => Ok(results),
+                Err(e) => match e.downcast_ref::<Trap>() {
+                    Some(Trap::OutOfFuel) | None => return None,
+                    Some(t) => Err(t.to_string()),
+                },
+            };
+            outcomes.push(format!("{name}: {}", outcome(result)));
+        }
+        Some(outcomes)
+    };
+    let setup = run(&mut store, 0)?;
+    let state = plain_state(&mut store, &instance, &module);
+    let proof = run(&mut store, PROOF_SALT)?;
+    Some((setup, state, proof))
+}
+
+const PROOF_SALT: u64 = 0x5eed_0f_f0_4b;
+
+fn plain_state(store: &mut Store<()>, instance: &Instance, module: &Module) -> State {
+    let mut memory = Vec::new();
+    let mut globals = Vec::new();
+    let mut names: Vec<String> = module.exports().map(|e| e.name().to_owned()).collect();
+    names.sort();
+    for name in names {
+        match instance.get_export(&mut *store, &name) {
+            Some(Extern::Global(g)) => globals.push(format!("{name}={}", show(&g.get(&mut *store)))),
+            Some(Extern::Memory(m)) => memory = m.data(&*store).to_vec(),
+            Some(Extern::SharedMemory(m)) => memory = m.data().iter().map(|c| unsafe { *c.get() }).collect(),
+            _ => {}
+        }
+    }
+    State { memory, globals }
+}
+
+/// The calls of one pass, through a session: outcomes as the original's are written.
+fn calls(s: &mut Session<'_, ()>, names: &[String], seed: u64) -> Result<Vec<String>> {
+    let mut outcomes = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let func = s.instance().get_func(s.store(), name).ok_or_else(|| anyhow::anyhow!("`{name}` is not exported under fork"))?;
+        let ty = func.ty(s.store());
+        let mut results: Vec<Val> = ty.results().map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0))).collect();
+        let result = match func.call(s.store(), &args(&ty, seed, i), &mut results) {
+            Ok(()) => Ok(results),
+            Err(e) => match e.downcast_ref::<Trap>() {
+                Some(t) => Err(t.to_string()),
+                None => anyhow::bail!("`{name}` failed: {e:#}"),
+            },
+        };
+        outcomes.push(format!("{name}: {}", outcome(result)));
+    }
+    Ok(outcomes)
+}
+
+/// Memory 0 as the prover holds it (no proof active) and the exported globals.
+fn fork_state(prover: &mut Prover<()>, exports: &[String]) -> Result<State> {
+    let pages = prover.memory0_pages();
+    prover.run(|s| {
+        let memory = s.read(0, u32::try_from(pages * 65536)?)?;
+        let instance = s.instance();
+        let mut globals = Vec::new();
+        for name in exports {
+            if let Some(g) = instance.get_global(s.store(), name) {
+                globals.push(format!("{name}={}", show(&g.get(s.store()))));
+            }
+        }
+        Ok(State { memory, globals })
+    })
+}
+
+fn differs(what: &str, expected: &impl std::fmt::Debug, actual: &impl std::fmt::Debug) -> anyhow::Error {
+    anyhow::anyhow!("{what}:\nexpected {expected:?}\nactual   {actual:?}")
+}
+
+/// Checks one module under fork; `Err` describes what did not hold.
+pub fn check(plain: &Engine, fork: &Engine, wasm: &[u8], seed: u64) -> Result<Verdict> {
+    let Some((setup, after_setup, proof)) = expected(plain, wasm, seed) else { return Ok(Verdict::Skipped) };
+    let limits = Limits { deadline: Some(Duration::from_secs(20)), ..Limits::default() };
+    let mut prover = match Prover::load(fork, &wasmtime::Linker::new(fork), wasm, Strategy::Fork, limits) {
+        Ok(p) => p,
+        Err(e) => return Ok(Verdict::Refused(format!("{e:#}"))),
+    };
+    let module = Module::new(plain, wasm)?;
+    let names = functions(&module);
+    let mut exports: Vec<String> = module.exports().map(|e| e.name().to_owned()).collect();
+    exports.sort();
+
+    let got = prover.run(|s| calls(s, &names, seed))?;
+    if got != setup {
+        return Err(differs("setup calls differ from the original's", &setup, &got));
+    }
+    let before = fork_state(&mut prover, &exports)?;
+    if before != after_setup {
+        let at = before.memory.iter().zip(&after_setup.memory).position(|(a, b)| a != b);
+        return Err(differs(&format!("state after setup differs (memory 0 sizes {} and {}, first difference at {at:?}); globals", after_setup.memory.len(), before.memory.len()), &after_setup.globals, &before.globals));
+    }
+    for round in 1..=2 {
+        let (got, _) = prover.prove(|s| calls(s, &names, seed ^ PROOF_SALT));
+        let got = got?;
+        if got != proof {
+            return Err(differs(&format!("proof {round}'s calls differ from the original's"), &proof, &got));
+        }
+        let after = fork_state(&mut prover, &exports)?;
+        if after != before {
+            let at = after.memory.iter().zip(&before.memory).position(|(a, b)| a != b);
+            return Err(differs(&format!("proof {round} changed memory 0 (sizes {} and {}, first difference at {at:?}) or the globals", before.memory.len(), after.memory.len()), &before.globals, &after.globals));
+        }
+    }
+    Ok(Verdict::Held)
+}

@@ -1,0 +1,37 @@
+//! The fork fuzz target's check over a fixed seed (see `multimem_tests::fork`):
+//! wasm-smith modules under fork against the original in plain wasmtime.
+
+use std::collections::BTreeMap;
+
+use multimem_runtime::Strategy;
+use multimem_tests::fork::{self, Verdict};
+use multimem_tests::{differential, smith};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+
+#[test]
+fn fork_restores_memory0_and_globals_after_every_proof() {
+    let plain = differential::engine();
+    let engine = multimem_runtime::engine_for(Strategy::Fork).expect("engine");
+    let verdicts = std::sync::Mutex::new(BTreeMap::<String, usize>::new());
+    let config = Config { cases: 200, rng_seed: RngSeed::Fixed(0x666f_726b), failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&(proptest::collection::vec(any::<u8>(), 256..4096), any::<u64>()), |(bytes, seed)| {
+        let Some(wasm) = smith::module(fork::config(), &bytes) else { return Ok(()) };
+        let verdict = fork::check(&plain, &engine, &wasm, seed).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+        let key = match verdict {
+            Verdict::Held => "held".to_owned(),
+            Verdict::Skipped => "no verdict (fuel or instantiation)".to_owned(),
+            Verdict::Refused(why) => format!("refused: {}", why.lines().next().unwrap_or_default()),
+        };
+        *verdicts.lock().unwrap().entry(key).or_default() += 1;
+        Ok(())
+    });
+    let verdicts = verdicts.into_inner().unwrap();
+    println!("{verdicts:#?}");
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let held = verdicts.get("held").copied().unwrap_or(0);
+    assert!(held >= 100, "only {held} of 200 cases reached a verdict: {verdicts:#?}");
+}
