@@ -32,6 +32,8 @@ pub const EPHEMERAL_GROW: &str = "ephemeral_grow";
 pub const PROOF_ACTIVE: &str = "proof_active";
 pub const SPLIT: &str = "split";
 
+/// Every export multimem adds starts with this; an input module may not use it.
+pub const RESERVED_EXPORT_PREFIX: &str = "multimem.";
 pub const EXPORT_PERSISTENT_MEMORY: &str = "multimem.persistent_memory";
 pub const EXPORT_EPHEMERAL_MEMORY: &str = "multimem.ephemeral_memory";
 pub const EXPORT_PROOF_ACTIVE: &str = "multimem.proof_active";

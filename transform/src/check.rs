@@ -6,7 +6,7 @@
 use anyhow::{bail, Result};
 use wasmparser::{Encoding, Parser, Payload, TypeRef};
 
-use crate::abi::MARKER_SECTION;
+use crate::abi::{MARKER_SECTION, RESERVED_EXPORT_PREFIX};
 
 /// The one memory of an acceptable input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub fn check(wasm: &[u8]) -> Result<InputMemory> {
         bail!("not a WebAssembly binary (missing the \\0asm magic number)");
     }
     let mut memories = Vec::new();
+    // Reported after the scan: a transformed module has these too, and is refused for that.
+    let mut reserved = None;
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(|e| anyhow::anyhow!("malformed module: {e}"))?;
         match payload {
@@ -46,8 +48,19 @@ pub fn check(wasm: &[u8]) -> Result<InputMemory> {
             Payload::CustomSection(s) if s.name() == MARKER_SECTION => {
                 bail!("module was already transformed by multimem")
             }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(|e| anyhow::anyhow!("malformed export section: {e}"))?;
+                    if export.name.starts_with(RESERVED_EXPORT_PREFIX) && reserved.is_none() {
+                        reserved = Some(export.name.to_string());
+                    }
+                }
+            }
             _ => {}
         }
+    }
+    if let Some(name) = reserved {
+        bail!("the module exports `{name}`: exports named `{RESERVED_EXPORT_PREFIX}*` are the ones multimem adds; rename it")
     }
     match memories.as_slice() {
         [] => bail!("module has no memory: there is nothing to split (multimem needs exactly one 32-bit memory)"),
