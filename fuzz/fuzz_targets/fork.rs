@@ -5,13 +5,13 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use multimem_runtime::Strategy;
-use multimem_tests::{differential, fork, smith};
+use multimem_tests::{fork, smith};
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {
-    static PLAIN: OnceLock<differential::Engine> = OnceLock::new();
+    static PLAIN: OnceLock<wasmtime::Engine> = OnceLock::new();
     static FORK: OnceLock<wasmtime::Engine> = OnceLock::new();
-    let plain = PLAIN.get_or_init(differential::engine);
+    let plain = PLAIN.get_or_init(fork::plain_engine);
     let engine = FORK.get_or_init(|| multimem_runtime::engine_for(Strategy::Fork).expect("engine"));
     let Some(wasm) = smith::module(fork::config(), data) else { return };
     let seed = data.iter().fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(*b));

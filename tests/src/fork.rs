@@ -31,6 +31,16 @@ struct State {
     globals: Vec<String>,
 }
 
+/// The engine the original runs on: fuel, and the fork engine's float
+/// behaviour. Not `differential::engine()`, whose NaN canonicalisation gave a
+/// v128 global another NaN payload than fork's engine (the wasm spec leaves
+/// NaN bits to the engine; the view form changes no float instruction).
+pub fn plain_engine() -> Engine {
+    let mut config = wasmtime::Config::new();
+    config.consume_fuel(true).wasm_threads(true).shared_memory(true).wasm_multi_memory(true);
+    Engine::new(&config).expect("engine")
+}
+
 /// wasm-smith modules for fork: the differential configuration, memories of
 /// at most 4 MiB (each check reads memory 0 whole, three times).
 pub fn config() -> wasm_smith::Config {

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use multimem_runtime::Strategy;
 use multimem_tests::fork::{self, Verdict};
-use multimem_tests::{differential, smith};
+use multimem_tests::smith;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
 #[test]
 fn fork_restores_memory0_and_globals_after_every_proof() {
-    let plain = differential::engine();
+    let plain = fork::plain_engine();
     let engine = multimem_runtime::engine_for(Strategy::Fork).expect("engine");
     let verdicts = std::sync::Mutex::new(BTreeMap::<String, usize>::new());
     let config = Config { cases: 200, rng_seed: RngSeed::Fixed(0x666f_726b), failure_persistence: None, ..Config::default() };
