@@ -229,7 +229,7 @@ enum Maps {
     /// an instance's memories not to overlap, and the view form reaches memory
     /// 0 only by `memory.size`/`memory.grow` (its exports name the view).
     Fork { persistent: Arc<Persistent>, pages: Arc<Reservation> },
-    /// A fork proof's view: the same reservation as its memory 0.
+    /// A fork proof's view: the reservation that holds its memory 0's pages.
     ForkView,
     /// Any other memory created on a view engine: anonymous pages.
     Plain,
