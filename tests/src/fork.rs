@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use multimem_runtime::{Limits, Prover, Session, Strategy};
+use multimem_runtime::{Limits, Prover, Strategy};
 use wasmtime::{Engine, Extern, Instance, Module, Store, Trap, Val};
 
 use crate::differential::{arg, show, FUEL};
@@ -62,13 +62,6 @@ fn args(func: &wasmtime::FuncType, seed: u64, call: usize) -> Vec<Val> {
     func.params().enumerate().map(|(j, t)| arg(&t, seed.wrapping_add((call * 31 + j) as u64))).collect()
 }
 
-fn outcome(result: Result<Vec<Val>, String>) -> String {
-    match result {
-        Ok(values) => values.iter().map(show).collect::<Vec<_>>().join(" "),
-        Err(trap) => format!("trap {trap}"),
-    }
-}
-
 /// The original in plain wasmtime with fuel: setup calls' outcomes, the state
 /// after setup, the proof calls' outcomes. `None` when fuel ran out or it does
 /// not instantiate.
@@ -78,26 +71,9 @@ fn expected(engine: &Engine, wasm: &[u8], seed: u64) -> Option<(Vec<String>, Sta
     store.set_fuel(FUEL).ok()?;
     let instance = Instance::new(&mut store, &module, &[]).ok()?;
     let names = functions(&module);
-    let run = |store: &mut Store<()>, salt: u64| -> Option<Vec<String>> {
-        let mut outcomes = Vec::new();
-        for (i, name) in names.iter().enumerate() {
-            let func = instance.get_func(&mut *store, name)?;
-            let ty = func.ty(&*store);
-            let mut results: Vec<Val> = ty.results().map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0))).collect();
-            let result = match func.call(&mut *store, &args(&ty, seed ^ salt, i), &mut results) {
-                Ok(()) => Ok(results),
-                Err(e) => match e.downcast_ref::<Trap>() {
-                    Some(Trap::OutOfFuel) | None => return None,
-                    Some(t) => Err(t.to_string()),
-                },
-            };
-            outcomes.push(format!("{name}: {}", outcome(result)));
-        }
-        Some(outcomes)
-    };
-    let setup = run(&mut store, 0)?;
+    let setup = call_each(&mut store, instance, &names, seed).ok()?;
     let state = plain_state(&mut store, &instance, &module);
-    let proof = run(&mut store, PROOF_SALT)?;
+    let proof = call_each(&mut store, instance, &names, seed ^ PROOF_SALT).ok()?;
     Some((setup, state, proof))
 }
 
@@ -119,21 +95,23 @@ fn plain_state(store: &mut Store<()>, instance: &Instance, module: &Module) -> S
     State { memory, globals }
 }
 
-/// The calls of one pass, through a session: outcomes as the original's are written.
-fn calls(s: &mut Session<'_, ()>, names: &[String], seed: u64) -> Result<Vec<String>> {
+/// Calls each function of `names` once, in order, with arguments from
+/// `seed`: each outcome (results or trap) as text. An error when fuel runs
+/// out or a call fails other than by a trap.
+fn call_each(store: &mut Store<()>, instance: Instance, names: &[String], seed: u64) -> Result<Vec<String>> {
     let mut outcomes = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let func = s.instance().get_func(s.store(), name).ok_or_else(|| anyhow::anyhow!("`{name}` is not exported under fork"))?;
-        let ty = func.ty(s.store());
+        let func = instance.get_func(&mut *store, name).ok_or_else(|| anyhow::anyhow!("`{name}` is not exported"))?;
+        let ty = func.ty(&*store);
         let mut results: Vec<Val> = ty.results().map(|t| Val::default_for_ty(&t).unwrap_or(Val::I32(0))).collect();
-        let result = match func.call(s.store(), &args(&ty, seed, i), &mut results) {
-            Ok(()) => Ok(results),
+        let outcome = match func.call(&mut *store, &args(&ty, seed, i), &mut results) {
+            Ok(()) => results.iter().map(show).collect::<Vec<_>>().join(" "),
             Err(e) => match e.downcast_ref::<Trap>() {
-                Some(t) => Err(t.to_string()),
-                None => anyhow::bail!("`{name}` failed: {e:#}"),
+                Some(Trap::OutOfFuel) | None => anyhow::bail!("`{name}` failed: {e:#}"),
+                Some(t) => format!("trap {t}"),
             },
         };
-        outcomes.push(format!("{name}: {}", outcome(result)));
+        outcomes.push(format!("{name}: {outcome}"));
     }
     Ok(outcomes)
 }
@@ -171,7 +149,10 @@ pub fn check(plain: &Engine, fork: &Engine, wasm: &[u8], seed: u64) -> Result<Ve
     let mut exports: Vec<String> = module.exports().map(|e| e.name().to_owned()).collect();
     exports.sort();
 
-    let got = prover.run(|s| calls(s, &names, seed))?;
+    let got = prover.run(|s| {
+        let instance = s.instance();
+        call_each(s.store(), instance, &names, seed)
+    })?;
     if got != setup {
         return Err(differs("setup calls differ from the original's", &setup, &got));
     }
@@ -181,7 +162,10 @@ pub fn check(plain: &Engine, fork: &Engine, wasm: &[u8], seed: u64) -> Result<Ve
         return Err(differs(&format!("state after setup differs (memory 0 sizes {} and {}, first difference at {at:?}); globals", after_setup.memory.len(), before.memory.len()), &after_setup.globals, &before.globals));
     }
     for round in 1..=2 {
-        let (got, _) = prover.prove(|s| calls(s, &names, seed ^ PROOF_SALT));
+        let (got, _) = prover.prove(|s| {
+            let instance = s.instance();
+            call_each(s.store(), instance, &names, seed ^ PROOF_SALT)
+        });
         let got = got?;
         if got != proof {
             return Err(differs(&format!("proof {round}'s calls differ from the original's"), &proof, &got));
