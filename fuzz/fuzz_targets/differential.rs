@@ -9,13 +9,13 @@ use std::sync::OnceLock;
 fuzz_target!(|data: &[u8]| {
     static ENGINE: OnceLock<differential::Engine> = OnceLock::new();
     let engine = ENGINE.get_or_init(differential::engine);
-    let Some(original) = smith::module(smith::differential(), data) else { return };
+    let Some(original) = smith::sized_module(smith::differential(), data) else { return };
     // A refusal with a reason (an export named like multimem's own) is transform_smith's concern.
     if multimem_transform::check(&original).is_err() {
         return;
     }
     let transformed = multimem_transform::transform(&original, &Default::default()).expect("transforms");
-    let seed = data.iter().fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(*b));
+    let seed = smith::seed(data);
     if let Err(difference) = differential::compare(engine, &original, &transformed, seed) {
         panic!("{difference}");
     }

@@ -13,8 +13,8 @@ fuzz_target!(|data: &[u8]| {
     static FORK: OnceLock<wasmtime::Engine> = OnceLock::new();
     let plain = PLAIN.get_or_init(fork::plain_engine);
     let engine = FORK.get_or_init(|| multimem_runtime::engine_for(Strategy::Fork).expect("engine"));
-    let Some(wasm) = smith::module(fork::config(), data) else { return };
-    let seed = data.iter().fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(*b));
+    let Some(wasm) = smith::sized_module(fork::config(), data) else { return };
+    let seed = smith::seed(data);
     if let Err(e) = fork::check(plain, engine, &wasm, seed) {
         panic!("{e:#}");
     }

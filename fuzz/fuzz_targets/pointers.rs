@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 fuzz_target!(|data: &[u8]| {
     static ENGINE: OnceLock<pointers::Engine> = OnceLock::new();
     let engine = ENGINE.get_or_init(pointers::Engine::default);
-    let seed = data.iter().fold(0u64, |h, b| h.rotate_left(5) ^ u64::from(*b));
+    let seed = multimem_tests::smith::seed(data);
     if let Err(difference) = pointers::check(engine, seed) {
         panic!("{difference}");
     }

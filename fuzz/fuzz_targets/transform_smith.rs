@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use multimem_tests::smith;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(module) = smith::module(smith::transformable(), data) else { return };
+    let Some(module) = smith::sized_module(smith::transformable(), data) else { return };
     if multimem_transform::check(&module).is_err() {
         return;
     }

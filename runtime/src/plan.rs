@@ -4,6 +4,8 @@
 
 use anyhow::{bail, ensure, Context, Result};
 
+use multimem_transform::persistent_import;
+
 use crate::{Limits, Strategy};
 
 /// A module prepared for one strategy and one set of memory limits.
@@ -79,24 +81,20 @@ impl Plan {
             crate::checks::split_agrees(wasm)?;
         }
         let (memory0_max, memory1_max) = limit_pages(limits);
+        // One pass over the sections for every load-time edit.
+        let load = persistent_import::Load { persistent_max_pages: memory0_max, ephemeral_max_pages: memory1_max, memory0_exports_to_view: false };
         let (wasm, memory0, start) = match strategy {
             Strategy::Recreate => {
-                let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).context("the recreate strategy cannot run this module")?;
+                let per_proof = persistent_import::run(wasm, load).context("the recreate strategy cannot run this module")?;
                 let import = per_proof.memory0_import.ok_or_else(|| anyhow::anyhow!("the portable form imports memory 0"))?;
-                let maximum_pages = memory0_max.map_or(per_proof.memory0_maximum_pages, |m| m.min(per_proof.memory0_maximum_pages));
+                let maximum_pages = per_proof.memory0_maximum_pages;
                 let memory0 = Memory0Plan::Shared { import, initial_pages: per_proof.memory0_initial_pages, maximum_pages, data: per_proof.data };
                 (per_proof.wasm, memory0, per_proof.start)
             }
             Strategy::View | Strategy::PrivateView | Strategy::Fork => {
-                let per_proof = multimem_transform::persistent_import::run(wasm, memory1_max).with_context(|| format!("the {strategy} strategy cannot run this module"))?;
-                let mut wasm = per_proof.wasm;
-                if strategy == Strategy::Fork {
-                    wasm = multimem_transform::fork_exports::run(&wasm)?;
-                }
-                if let Some(max) = memory0_max {
-                    wasm = multimem_transform::limit_memory::run(&wasm, 0, max)?;
-                }
-                (wasm, Memory0Plan::View { initial_pages: per_proof.memory0_initial_pages, data: per_proof.data }, per_proof.start)
+                let load = persistent_import::Load { memory0_exports_to_view: strategy == Strategy::Fork, ..load };
+                let per_proof = persistent_import::run(wasm, load).with_context(|| format!("the {strategy} strategy cannot run this module"))?;
+                (per_proof.wasm, Memory0Plan::View { initial_pages: per_proof.memory0_initial_pages, data: per_proof.data }, per_proof.start)
             }
             Strategy::InPlace | Strategy::Baseline => {
                 ensure!(

@@ -18,7 +18,7 @@ use crate::differential::{arg, show, FUEL};
 pub enum Verdict {
     /// Fork agreed with the original and restored memory 0 and the globals.
     Held,
-    /// No verdict: the original ran out of fuel or did not instantiate.
+    /// No verdict: the original did not instantiate (or its start ran out of fuel).
     Skipped,
     /// The fork strategy refused the module at load, with this reason.
     Refused(String),
@@ -62,20 +62,51 @@ fn args(func: &wasmtime::FuncType, seed: u64, call: usize) -> Vec<Val> {
     func.params().enumerate().map(|(j, t)| arg(&t, seed.wrapping_add((call * 31 + j) as u64))).collect()
 }
 
-/// The original in plain wasmtime with fuel: setup calls' outcomes, the state
-/// after setup, the proof calls' outcomes. `None` when fuel ran out or it does
-/// not instantiate.
-fn expected(engine: &Engine, wasm: &[u8], seed: u64) -> Option<(Vec<String>, State, Vec<String>)> {
-    let module = Module::new(engine, wasm).ok()?;
-    let mut store = Store::new(engine, ());
-    store.set_fuel(FUEL).ok()?;
-    let instance = Instance::new(&mut store, &module, &[]).ok()?;
-    let names = functions(&module);
-    let setup = call_each(&mut store, instance, &names, seed).ok()?;
-    let state = plain_state(&mut store, &instance, &module);
-    let proof = call_each(&mut store, instance, &names, seed ^ PROOF_SALT).ok()?;
-    Some((setup, state, proof))
+/// What the original did: the functions called (those that ran out of fuel
+/// left out), setup calls' outcomes, the state after setup, the proof calls'
+/// outcomes.
+struct Expected {
+    names: Vec<String>,
+    setup: Vec<String>,
+    after_setup: State,
+    proof: Vec<String>,
 }
+
+/// The original in plain wasmtime with fuel. A function that runs out of fuel
+/// is left out and the run starts again without it (in a module of dozens of
+/// functions, one endless loop would otherwise void the case). `None` when
+/// it does not instantiate or a call fails other than by a trap.
+fn expected(engine: &Engine, module: &Module, seed: u64) -> Option<Expected> {
+    let mut names = functions(module);
+    loop {
+        let mut store = Store::new(engine, ());
+        store.set_fuel(FUEL).ok()?;
+        let instance = Instance::new(&mut store, module, &[]).ok()?;
+        let outcomes = call_each(&mut store, instance, &names, seed).and_then(|setup| {
+            let after_setup = plain_state(&mut store, &instance, module);
+            Ok((setup, after_setup, call_each(&mut store, instance, &names, seed ^ PROOF_SALT)?))
+        });
+        match outcomes {
+            Ok((setup, after_setup, proof)) => return Some(Expected { names, setup, after_setup, proof }),
+            Err(e) => {
+                let OutOfFuel(name) = e.downcast_ref::<OutOfFuel>()?;
+                names.retain(|n| n != name);
+            }
+        }
+    }
+}
+
+/// Fuel ran out in this function.
+#[derive(Debug)]
+struct OutOfFuel(String);
+
+impl std::fmt::Display for OutOfFuel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` ran out of fuel", self.0)
+    }
+}
+
+impl std::error::Error for OutOfFuel {}
 
 const PROOF_SALT: u64 = 0x5eed_0f_f0_4b;
 
@@ -96,8 +127,8 @@ fn plain_state(store: &mut Store<()>, instance: &Instance, module: &Module) -> S
 }
 
 /// Calls each function of `names` once, in order, with arguments from
-/// `seed`: each outcome (results or trap) as text. An error when fuel runs
-/// out or a call fails other than by a trap.
+/// `seed`: each outcome (results or trap) as text. An error ([`OutOfFuel`]
+/// when fuel runs out) when a call fails other than by a trap.
 fn call_each(store: &mut Store<()>, instance: Instance, names: &[String], seed: u64) -> Result<Vec<String>> {
     let mut outcomes = Vec::new();
     for (i, name) in names.iter().enumerate() {
@@ -107,8 +138,9 @@ fn call_each(store: &mut Store<()>, instance: Instance, names: &[String], seed: 
         let outcome = match func.call(&mut *store, &args(&ty, seed, i), &mut results) {
             Ok(()) => results.iter().map(show).collect::<Vec<_>>().join(" "),
             Err(e) => match e.downcast_ref::<Trap>() {
-                Some(Trap::OutOfFuel) | None => anyhow::bail!("`{name}` failed: {e:#}"),
-                Some(t) => format!("trap {t}"),
+                Some(Trap::OutOfFuel) => return Err(OutOfFuel(name.clone()).into()),
+                None => anyhow::bail!("`{name}` failed: {e:#}"),
+                Some(t) => format!("trap {}", crate::differential::trap(t)),
             },
         };
         outcomes.push(format!("{name}: {outcome}"));
@@ -138,14 +170,13 @@ fn differs(what: &str, expected: &impl std::fmt::Debug, actual: &impl std::fmt::
 
 /// Checks one module under fork; `Err` describes what did not hold.
 pub fn check(plain: &Engine, fork: &Engine, wasm: &[u8], seed: u64) -> Result<Verdict> {
-    let Some((setup, after_setup, proof)) = expected(plain, wasm, seed) else { return Ok(Verdict::Skipped) };
+    let Ok(module) = Module::new(plain, wasm) else { return Ok(Verdict::Skipped) };
+    let Some(Expected { names, setup, after_setup, proof }) = expected(plain, &module, seed) else { return Ok(Verdict::Skipped) };
     let limits = Limits { deadline: Some(Duration::from_secs(20)), ..Limits::default() };
     let mut prover = match Prover::load(fork, &wasmtime::Linker::new(fork), wasm, Strategy::Fork, limits) {
         Ok(p) => p,
         Err(e) => return Ok(Verdict::Refused(format!("{e:#}"))),
     };
-    let module = Module::new(plain, wasm)?;
-    let names = functions(&module);
     let mut exports: Vec<String> = module.exports().map(|e| e.name().to_owned()).collect();
     exports.sort();
 

@@ -21,7 +21,7 @@ fn fork_restores_memory0_and_globals_after_every_proof() {
         let verdict = fork::check(&plain, &engine, &wasm, seed).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
         let key = match verdict {
             Verdict::Held => "held".to_owned(),
-            Verdict::Skipped => "no verdict (fuel or instantiation)".to_owned(),
+            Verdict::Skipped => "no verdict (does not instantiate)".to_owned(),
             Verdict::Refused(why) => format!("refused: {}", why.lines().next().unwrap_or_default()),
         };
         *verdicts.lock().unwrap().entry(key).or_default() += 1;
@@ -33,5 +33,30 @@ fn fork_restores_memory0_and_globals_after_every_proof() {
         panic!("{e}");
     }
     let held = verdicts.get("held").copied().unwrap_or(0);
-    assert!(held >= 100, "only {held} of 200 cases reached a verdict: {verdicts:#?}");
+    assert!(held >= 150, "only {held} of 200 cases reached a verdict: {verdicts:#?}");
+}
+
+/// The same on modules of the size the fork fuzz target makes
+/// ([`smith::sized_module`]: 1 to 64 functions, hundreds of memory
+/// instructions) from short inputs, as libFuzzer gives them.
+#[test]
+fn fork_restores_memory0_on_real_sized_modules() {
+    let plain = fork::plain_engine();
+    let engine = multimem_runtime::engine_for(Strategy::Fork).expect("engine");
+    let held = std::sync::atomic::AtomicUsize::new(0);
+    let config = Config { cases: 64, rng_seed: RngSeed::Fixed(0x666f_726b), failure_persistence: None, ..Config::default() };
+    let result = TestRunner::new(config).run(&proptest::collection::vec(any::<u8>(), 1..64), |input| {
+        let Some(wasm) = smith::sized_module(fork::config(), &input) else { return Ok(()) };
+        let verdict = fork::check(&plain, &engine, &wasm, smith::seed(&input)).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+        if verdict == Verdict::Held && smith::sizes(&wasm).is_ok_and(|(_, accesses)| accesses >= 100) {
+            held.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let held = held.into_inner();
+    eprintln!("{held} of 64 modules with 100+ memory instructions held");
+    assert!(held >= 32, "only {held} of 64 modules with 100+ memory instructions held");
 }

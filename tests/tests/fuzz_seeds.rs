@@ -50,12 +50,12 @@ fn corpus_module_sizes() -> anyhow::Result<()> {
         let data = std::fs::read(entry?.path())?;
         let wasm = match target.as_str() {
             "transform" => Some(data),
-            "transform_smith" => smith::module(smith::transformable(), &data),
-            "differential" => smith::module(smith::differential(), &data),
-            "fork" => smith::module(fork::config(), &data),
+            "transform_smith" => smith::sized_module(smith::transformable(), &data),
+            "differential" => smith::sized_module(smith::differential(), &data),
+            "fork" => smith::sized_module(fork::config(), &data),
             other => anyhow::bail!("no module sizes for target `{other}`"),
         };
-        if let Some((f, a)) = wasm.as_deref().and_then(|w| sizes(w).ok()) {
+        if let Some((f, a)) = wasm.as_deref().and_then(|w| smith::sizes(w).ok()) {
             functions.push(f);
             accesses.push(a);
         }
@@ -69,21 +69,4 @@ fn corpus_module_sizes() -> anyhow::Result<()> {
     let (a50, a90) = quantiles(&mut accesses);
     println!("{target}: {} modules; functions median {f50}, p90 {f90}; memory instructions median {a50}, p90 {a90}", functions.len());
     Ok(())
-}
-
-/// Defined functions and memory instructions (loads, stores, atomics, `memory.*`).
-fn sizes(wasm: &[u8]) -> anyhow::Result<(usize, usize)> {
-    let (mut functions, mut accesses) = (0, 0);
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        if let wasmparser::Payload::CodeSectionEntry(body) = payload? {
-            functions += 1;
-            for op in body.get_operators_reader()? {
-                let op = format!("{:?}", op?);
-                if op.contains("memarg") || op.starts_with("Memory") {
-                    accesses += 1;
-                }
-            }
-        }
-    }
-    Ok((functions, accesses))
 }

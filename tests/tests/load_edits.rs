@@ -17,7 +17,7 @@ fn load_edits_without_walrus() -> anyhow::Result<()> {
         let wasm = guest.transformed(Form::Portable)?;
         // Sections first: a walrus run before would leave its freed heap for it to reuse.
         let (rss, start) = (rss_bytes(), Instant::now());
-        let per_proof = multimem_transform::persistent_import::run(wasm, Some(1024))?;
+        let per_proof = multimem_transform::persistent_import::run(wasm, multimem_transform::persistent_import::Load { ephemeral_max_pages: Some(1024), ..Default::default() })?;
         let (sections_time, sections_rss) = (start.elapsed(), rss_bytes().saturating_sub(rss));
         let (rss, start) = (rss_bytes(), Instant::now());
         let mut module = walrus::ModuleConfig::new().parse(wasm)?;

@@ -15,14 +15,9 @@ use crate::abi::{EXPORT_EPHEMERAL_MEMORY, EXPORT_PERSISTENT_MEMORY};
 use crate::sections::{self, Edits};
 
 /// `wasm` (a view-form module) with memory 0's exports pointed at the view.
+/// The runtime does the same within [`crate::persistent_import::run`]'s one pass.
 pub fn run(wasm: &[u8]) -> Result<Vec<u8>> {
     let facts = sections::facts(wasm)?;
-    let view = facts
-        .memory_exports
-        .iter()
-        .find(|(name, _)| name == EXPORT_EPHEMERAL_MEMORY)
-        .map(|(_, index)| *index)
-        .context("a view-form module exports its view")?;
     let mut unchanged = |_: u32, _: &mut wasm_encoder::MemoryType| Ok(());
     let edits = Edits {
         memory: &mut unchanged,
@@ -30,7 +25,18 @@ pub fn run(wasm: &[u8]) -> Result<Vec<u8>> {
         define_memory0: false,
         start_as_export: None,
         take_data: false,
-        memory0_exports_to: Some((view, EXPORT_PERSISTENT_MEMORY)),
+        memory0_exports_to: Some(target(&facts)?),
     };
     Ok(sections::rewrite(wasm, edits)?.0)
+}
+
+/// The view's index, and the export of memory 0 that stays (the runtime's own).
+pub(crate) fn target(facts: &sections::Facts) -> Result<(u32, &'static str)> {
+    let view = facts
+        .memory_exports
+        .iter()
+        .find(|(name, _)| name == EXPORT_EPHEMERAL_MEMORY)
+        .map(|(_, index)| *index)
+        .context("a view-form module exports its view")?;
+    Ok((view, EXPORT_PERSISTENT_MEMORY))
 }

@@ -31,9 +31,21 @@ pub struct PerProofModule {
     pub start: Option<String>,
 }
 
-/// `ephemeral_max_pages` caps memory 1's scratch (the caller's limit on one proof).
+/// What the host asks of the module it loads, done in the same one pass over
+/// its sections as the per-proof layout.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Load {
+    /// Caps memory 0 (the caller's limit on persistent memory; the split caps it anyway).
+    pub persistent_max_pages: Option<u64>,
+    /// Caps memory 1's scratch (the caller's limit on one proof).
+    pub ephemeral_max_pages: Option<u64>,
+    /// The fork strategy (view form only): the module's exports of memory 0
+    /// name the view instead (see [`crate::fork_exports`]).
+    pub memory0_exports_to_view: bool,
+}
+
 /// The code is copied as it is (no walrus module is built): hosts run this when they load.
-pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerProofModule> {
+pub fn run(transformed: &[u8], load: Load) -> Result<PerProofModule> {
     let crate::Marker { split, form } = crate::marker(transformed).context("not a module transformed by multimem")?;
     let facts = sections::facts(transformed)?;
     let [memory0, _] = facts.memories[..] else { bail!("a transformed module has exactly two memories") };
@@ -50,8 +62,13 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
         (Form::Portable, Some(import)) => Some(import.clone()),
         (Form::Portable, None) => Some((IMPORT_MODULE.to_string(), IMPORT_PERSISTENT_MEMORY.to_string())),
     };
-    let cap = split as u64 / PAGE;
+    let cap = (split as u64 / PAGE).min(load.persistent_max_pages.unwrap_or(u64::MAX));
     let maximum = memory0.maximum.map_or(cap, |max| max.min(cap));
+    let memory0_exports_to = match (load.memory0_exports_to_view, form) {
+        (false, _) => None,
+        (true, Form::View) => Some(crate::fork_exports::target(&facts)?),
+        (true, Form::Portable) => bail!("only a view-form module can export its view as memory 0"),
+    };
     // In the view form memory 1's pages below the split are memory 0's.
     let below = if form == Form::View { split as u64 / PAGE } else { 0 };
     let mut edit = |index: u32, ty: &mut wasm_encoder::MemoryType| {
@@ -65,7 +82,7 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
             // Memory 1 belongs to one instance: never shared (the pool cannot hold a defined shared memory).
             _ => {
                 ty.shared = false;
-                if let Some(max) = ephemeral_max_pages {
+                if let Some(max) = load.ephemeral_max_pages {
                     sections::cap(ty, below + max);
                 }
             }
@@ -73,7 +90,7 @@ pub fn run(transformed: &[u8], ephemeral_max_pages: Option<u64>) -> Result<PerPr
         Ok(())
     };
     let import_memory0 = import.as_ref().map(|(m, n)| (m.as_str(), n.as_str()));
-    let edits = Edits { memory: &mut edit, import_memory0, define_memory0: form == Form::View, start_as_export: start.as_deref(), take_data: true, memory0_exports_to: None };
+    let edits = Edits { memory: &mut edit, import_memory0, define_memory0: form == Form::View, start_as_export: start.as_deref(), take_data: true, memory0_exports_to };
     let (wasm, data) = sections::rewrite(transformed, edits)?;
     Ok(PerProofModule { wasm, memory0_import: import, memory0_initial_pages: memory0.minimum, memory0_maximum_pages: maximum, data, split, form, start })
 }
