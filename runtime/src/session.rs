@@ -196,7 +196,8 @@ impl Memories {
     }
 }
 
-/// Turns a failed call into an error naming the export, the trap and the guest function it happened in.
+/// Turns a failed call into an error naming the export, the trap and the
+/// guest function it happened in; a trap stays a `Trap` for `downcast_ref`.
 pub(crate) fn call_error(name: &str, e: wasmtime::Error) -> anyhow::Error {
     let Some(trap) = e.downcast_ref::<Trap>() else { return anyhow!("`{name}` failed: {e:#}") };
     let place = e
@@ -204,5 +205,6 @@ pub(crate) fn call_error(name: &str, e: wasmtime::Error) -> anyhow::Error {
         .and_then(|bt| bt.frames().first().and_then(|f| f.func_name().map(|n| format!("{:#}", rustc_demangle::demangle(n)))))
         .map(|f| format!(" in {f}"))
         .unwrap_or_default();
-    anyhow!("`{name}` trapped: {trap}{place}")
+    // The trap stays underneath, for `downcast_ref::<Trap>()`.
+    anyhow::Error::new(*trap).context(format!("`{name}` trapped: {trap}{place}"))
 }

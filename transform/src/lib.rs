@@ -53,6 +53,7 @@ mod sections;
 mod validate;
 mod version;
 mod view;
+mod view_bounds;
 
 use anyhow::{Context, Result};
 
