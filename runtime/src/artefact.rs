@@ -25,8 +25,10 @@ use crate::{Limits, Strategy};
 
 /// The last bytes of every precompiled prover.
 const MAGIC: &[u8; 8] = b"mmcwasm\x01";
-/// Layout of the payload; bumped when it changes.
-const FORMAT: u32 = 3;
+/// Layout of the payload; bumped when it changes, or when the code a strategy
+/// compiles must change (4: the view form checks memory 0's bounds before
+/// fill, copy, init and notify).
+const FORMAT: u32 = 4;
 const TRAILER: u64 = 32;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
