@@ -1,10 +1,11 @@
 //! Memory instructions wasmtime runs in host code (`memory.fill`,
-//! `memory.copy`, `memory.init`, `memory.atomic.notify`) under the strategies
+//! `memory.copy`, `memory.init`, `memory.atomic.notify`/`wait`) under the strategies
 //! that run the view form: past memory 0's end they trap out of bounds, as in
 //! the original module; inside it they work, pages a fork proof grew
 //! included. Before `view_bounds`, fill and copy into the hole between memory
 //! 0's end and the split killed the process (SIGSEGV in wasmtime's own code)
-//! and notify returned 0 (found by the fork fuzz target on real-sized modules).
+//! notify returned 0 and wait reported an unshared memory (found by the fork
+//! fuzz target on real-sized modules).
 
 use multimem_runtime::{Limits, Prover, Session, Strategy};
 use multimem_transform::{Form, Options};
@@ -18,6 +19,7 @@ const MODULE: &str = r#"(module
   (func (export "copy_from") (param i32 i32) i32.const 0 local.get 0 local.get 1 memory.copy)
   (func (export "init") (param i32 i32) local.get 0 i32.const 0 local.get 1 memory.init $bytes)
   (func (export "notify") (param i32 i32) (result i32) local.get 0 i32.const 1 memory.atomic.notify offset=4)
+  (func (export "wait") (param i32 i32) (result i32) local.get 0 i32.const 0 i64.const 0 memory.atomic.wait32 offset=4)
   (func (export "grow") (param i32) (result i32) local.get 0 memory.grow)
   (func (export "byte") (param i32) (result i32) local.get 0 i32.load8_u))"#;
 
@@ -53,6 +55,9 @@ fn at_the_end(s: &mut Session<'_, ()>, pages: i32, strategy: Strategy) -> anyhow
     // notify's offset is 4: the last aligned word is at end - 8 + 4.
     assert_eq!(call(s, "notify", end - 8, 0)?, Ok(()), "{strategy}: notify of the last word");
     assert_eq!(call(s, "notify", end - 4, 0)?, Err(Trap::MemoryOutOfBounds), "{strategy}: notify past the end");
+    // As in the original, whose memory is not shared.
+    assert_eq!(call(s, "wait", end - 8, 0)?, Err(Trap::AtomicWaitNonSharedMemory), "{strategy}: wait on the last word");
+    assert_eq!(call(s, "wait", end - 4, 0)?, Err(Trap::MemoryOutOfBounds), "{strategy}: wait past the end");
     Ok(())
 }
 

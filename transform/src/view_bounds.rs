@@ -3,11 +3,12 @@
 //! Below the split, the view holds memory 0's pages and then a hole up to the
 //! split with no access. A load or store into the hole faults in compiled code
 //! and wasmtime reports that as out of bounds, as the original would. But
-//! `memory.fill`, `memory.copy`, `memory.init` and `memory.atomic.notify` are
-//! host calls that check bounds against the view's size, which reaches past
-//! the split: into the hole, fill and copy faulted in wasmtime's own code
-//! (SIGSEGV, the process died) and notify returned 0 where the original
-//! traps (found by the fork fuzz target).
+//! `memory.fill`, `memory.copy`, `memory.init`, `memory.atomic.notify` and
+//! `memory.atomic.wait` are host calls that check bounds against the view's
+//! size, which reaches past the split: into the hole, fill and copy faulted
+//! in wasmtime's own code (SIGSEGV, the process died), notify returned 0 and
+//! wait reported an unshared memory where the original traps out of bounds
+//! (found by the fork fuzz target).
 //!
 //! So such an instruction first checks its range against memory 0's size.
 //! If the range starts below the split and does not fit in memory 0, the
@@ -18,12 +19,13 @@ use walrus::ir::*;
 use walrus::{LocalFunction, LocalId, MemoryId, Module, ValType};
 
 /// What the guard needs: memory 0, the split, and locals for the operands of
-/// a checked instruction (three at most).
+/// a checked instruction (three at most; wait's are i32, i32 or i64, i64).
 #[derive(Clone, Copy)]
 pub(crate) struct Guard {
     memory0: MemoryId,
     split: u32,
-    operands: [LocalId; 3],
+    i32s: [LocalId; 3],
+    i64s: [LocalId; 2],
 }
 
 /// A range the instruction touches: `[operand + offset, operand + offset + len)`.
@@ -38,33 +40,56 @@ enum Len {
     Bytes(u64),
 }
 
-/// Operand count, result type, and the ranges in memory 0 of an instruction
-/// the host runs; `None` for those compiled code runs (the hole faults there).
-fn checked(instr: &Instr, memory0: MemoryId) -> Option<(usize, Option<ValType>, Vec<Range>)> {
+/// An instruction the host runs: its operand types, result type, and the
+/// ranges it touches in memory 0.
+struct Checked {
+    operands: &'static [ValType],
+    result: Option<ValType>,
+    ranges: Vec<Range>,
+}
+
+/// `None` for instructions compiled code runs (the hole faults there).
+fn checked(instr: &Instr, memory0: MemoryId) -> Option<Checked> {
+    use ValType::{I32, I64};
     let range = |operand, offset, len| Range { operand, offset, len };
+    let bulk = |ranges| Checked { operands: &[I32, I32, I32], result: None, ranges };
     Some(match instr {
-        Instr::MemoryFill(f) if f.memory == memory0 => (3, None, vec![range(0, 0, Len::Operand(2))]),
-        Instr::MemoryInit(i) if i.memory == memory0 => (3, None, vec![range(0, 0, Len::Operand(2))]),
+        Instr::MemoryFill(f) if f.memory == memory0 => bulk(vec![range(0, 0, Len::Operand(2))]),
+        Instr::MemoryInit(i) if i.memory == memory0 => bulk(vec![range(0, 0, Len::Operand(2))]),
         Instr::MemoryCopy(c) if c.src == memory0 || c.dst == memory0 => {
             let sides = [(c.dst, 0), (c.src, 1)];
-            (3, None, sides.into_iter().filter(|(m, _)| *m == memory0).map(|(_, operand)| range(operand, 0, Len::Operand(2))).collect())
+            bulk(sides.into_iter().filter(|(m, _)| *m == memory0).map(|(_, operand)| range(operand, 0, Len::Operand(2))).collect())
         }
-        Instr::AtomicNotify(n) if n.memory == memory0 => (2, Some(ValType::I32), vec![range(0, n.arg.offset, Len::Bytes(4))]),
+        Instr::AtomicNotify(n) if n.memory == memory0 => {
+            Checked { operands: &[I32, I32], result: Some(I32), ranges: vec![range(0, n.arg.offset, Len::Bytes(4))] }
+        }
+        Instr::AtomicWait(w) if w.memory == memory0 => {
+            let (operands, bytes): (&[ValType], _) = if w.sixty_four { (&[I32, I64, I64], 8) } else { (&[I32, I32, I64], 4) };
+            Checked { operands, result: Some(I32), ranges: vec![range(0, w.arg.offset, Len::Bytes(bytes))] }
+        }
         _ => return None,
     })
 }
 
 impl Guard {
     pub(crate) fn new(module: &mut Module, memory0: MemoryId, split: u32) -> Guard {
-        Guard { memory0, split, operands: [(); 3].map(|_| module.locals.add(ValType::I32)) }
+        let i32s = [(); 3].map(|_| module.locals.add(ValType::I32));
+        let i64s = [(); 2].map(|_| module.locals.add(ValType::I64));
+        Guard { memory0, split, i32s, i64s }
+    }
+
+    /// A local for each operand, by type in order.
+    fn locals(&self, types: &[ValType]) -> Vec<LocalId> {
+        let (mut i32s, mut i64s) = (self.i32s.iter(), self.i64s.iter());
+        types.iter().map(|t| *if *t == ValType::I64 { i64s.next() } else { i32s.next() }.expect("three operands at most")).collect()
     }
 
     /// Pushes `aimed` (`original` on the view) onto `out`, guarded as the
     /// module doc says when `original` is one the host runs; `false` when it
     /// is not (the caller pushes `aimed` itself).
     pub(crate) fn push(&self, func: &mut LocalFunction, out: &mut Vec<(Instr, InstrLocId)>, original: &Instr, aimed: Instr, loc: InstrLocId) -> bool {
-        let Some((arity, result, ranges)) = checked(original, self.memory0) else { return false };
-        let operands = &self.operands[..arity];
+        let Some(Checked { operands, result, ranges }) = checked(original, self.memory0) else { return false };
+        let operands = &self.locals(operands)[..];
         for &local in operands.iter().rev() {
             out.push((LocalSet { local }.into(), loc));
         }
