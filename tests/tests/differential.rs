@@ -153,5 +153,10 @@ fn atomic_access_past_4_gib_above_the_split_traps_in_both() -> anyhow::Result<()
     assert_eq!(trap_of(&original)?, Some(wasmtime::Trap::MemoryOutOfBounds));
     assert_eq!(trap_of(&transformed)?, Some(wasmtime::Trap::HeapMisaligned));
     assert_eq!(differential::compare(&engine, &original, &transformed, 0), Ok(true));
+    // The campaign's own input (through `smith::sized_module` on wasm-smith 0.263).
+    let input = b"\xb1\x7a\x09";
+    let original = smith::sized_module(smith::differential(), input).expect("a module");
+    let transformed = multimem_transform::transform(&original, &Options::default())?;
+    assert_eq!(differential::compare(&engine, &original, &transformed, smith::seed(input)), Ok(true));
     Ok(())
 }

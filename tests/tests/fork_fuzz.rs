@@ -60,3 +60,23 @@ fn fork_restores_memory0_on_real_sized_modules() {
     eprintln!("{held} of 64 modules with 100+ memory instructions held");
     assert!(held >= 32, "only {held} of 64 modules with 100+ memory instructions held");
 }
+
+/// Inputs the `fork` campaign found, through `smith::sized_module` on
+/// wasm-smith 0.263 (another version builds other modules from them;
+/// tests/tests/view_bounds.rs covers the bug itself): notify, then wait, past
+/// memory 0's end under the view form.
+const FOUND: &[&[u8]] = &[
+    b"\x0a\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\x80\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xc5\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\xcb\x00\x00\x00\x00\x00\x00\x00\x09\xcb\xcb\xcb\xcb\xcb\xcb",
+    b"\x0a\x0d\xcb\xcb\xcb\xbf\xcb\xcb\xeb\xcb\x00\x00\x08",
+];
+
+#[test]
+fn fork_campaign_findings_hold() {
+    let plain = fork::plain_engine();
+    let engine = multimem_runtime::engine_for(Strategy::Fork).expect("engine");
+    for input in FOUND {
+        let wasm = smith::sized_module(fork::config(), input).expect("a module");
+        let verdict = fork::check(&plain, &engine, &wasm, smith::seed(input)).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(verdict, Verdict::Held);
+    }
+}
