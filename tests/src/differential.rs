@@ -33,15 +33,18 @@ pub fn engine() -> Engine {
 /// How one run of a module ended.
 pub enum Outcome {
     Observed(Observed),
-    /// Fuel ran out in this export, or (`None`) in the start function.
-    OutOfFuel(Option<String>),
+    /// Fuel ran out or the stack overflowed in this export, or (`None`) in
+    /// the start function. How deep a stack goes is the engine's (the
+    /// transformed module's frames are larger), so what a call wrote before
+    /// it overflowed is not compared.
+    LeftOut(Option<String>),
 }
 
-/// Compares `original` with `transformed`. An export that runs out of fuel on
-/// the original is left out and both run again without it (in a module of
-/// dozens of functions, one endless loop would otherwise void the case);
-/// `Ok(false)` when the start function runs out (no verdict). `Err`
-/// describes a difference.
+/// Compares `original` with `transformed`. An export that runs out of fuel or
+/// overflows the stack on the original is left out and both run again
+/// without it (in a module of dozens of functions, one endless loop would
+/// otherwise void the case); `Ok(false)` when the start function does (no
+/// verdict). `Err` describes a difference.
 pub fn compare(engine: &Engine, original: &[u8], transformed: &[u8], seed: u64) -> Result<bool, String> {
     // An original the engine cannot run (a feature wasmtime lacks here) gives no verdict.
     let Ok(original) = Module::new(engine, original) else { return Ok(false) };
@@ -49,14 +52,14 @@ pub fn compare(engine: &Engine, original: &[u8], transformed: &[u8], seed: u64) 
     let expected = loop {
         match observe(engine, &original, FUEL, seed, &skip) {
             Ok(Outcome::Observed(observed)) => break observed,
-            Ok(Outcome::OutOfFuel(Some(export))) => skip.push(export),
-            Ok(Outcome::OutOfFuel(None)) | Err(_) => return Ok(false),
+            Ok(Outcome::LeftOut(Some(export))) => skip.push(export),
+            Ok(Outcome::LeftOut(None)) | Err(_) => return Ok(false),
         }
     };
     let transformed = Module::new(engine, transformed).map_err(|e| format!("transformed does not compile: {e:#}"))?;
     let actual = match observe(engine, &transformed, FUEL * FUEL_FACTOR, seed, &skip) {
         Ok(Outcome::Observed(observed)) => observed,
-        Ok(Outcome::OutOfFuel(_)) => return Err("transformed ran out of fuel where the original did not".into()),
+        Ok(Outcome::LeftOut(export)) => return Err(format!("transformed ran out of fuel or stack in {export:?} where the original did not")),
         Err(e) => return Err(format!("transformed does not run: {e:#}")),
     };
     if expected.calls != actual.calls {
@@ -83,7 +86,7 @@ pub fn observe(engine: &Engine, module: &Module, fuel: u64, seed: u64, skip: &[S
         Ok(i) => i,
         Err(e) => {
             return Ok(match e.downcast_ref::<Trap>() {
-                Some(Trap::OutOfFuel) => Outcome::OutOfFuel(None),
+                Some(Trap::OutOfFuel | Trap::StackOverflow) => Outcome::LeftOut(None),
                 Some(t) => Outcome::Observed(Observed { calls: vec![format!("start: {t:?}")], globals: vec![], memory: None }),
                 None => return Err(e.into()),
             })
@@ -102,7 +105,7 @@ pub fn observe(engine: &Engine, module: &Module, fuel: u64, seed: u64, skip: &[S
         match func.call(&mut store, &args, &mut results) {
             Ok(()) => calls.push(format!("{name}: {}", results.iter().map(show).collect::<Vec<_>>().join(" "))),
             Err(e) => match e.downcast_ref::<Trap>() {
-                Some(Trap::OutOfFuel) => return Ok(Outcome::OutOfFuel(Some(name.clone()))),
+                Some(Trap::OutOfFuel | Trap::StackOverflow) => return Ok(Outcome::LeftOut(Some(name.clone()))),
                 Some(t) => calls.push(format!("{name}: trap {}", trap(t))),
                 None => calls.push(format!("{name}: error {e}")),
             },

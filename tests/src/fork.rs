@@ -73,8 +73,10 @@ struct Expected {
 }
 
 /// The original in plain wasmtime with fuel. A function that runs out of fuel
-/// is left out and the run starts again without it (in a module of dozens of
-/// functions, one endless loop would otherwise void the case). `None` when
+/// or overflows the stack is left out and the run starts again without it (in
+/// a module of dozens of functions, one endless loop would otherwise void the
+/// case; how deep a stack goes is the engine's, and the view form's frames
+/// are larger). `None` when
 /// it does not instantiate or a call fails other than by a trap.
 fn expected(engine: &Engine, module: &Module, seed: u64) -> Option<Expected> {
     let mut names = functions(module);
@@ -89,24 +91,24 @@ fn expected(engine: &Engine, module: &Module, seed: u64) -> Option<Expected> {
         match outcomes {
             Ok((setup, after_setup, proof)) => return Some(Expected { names, setup, after_setup, proof }),
             Err(e) => {
-                let OutOfFuel(name) = e.downcast_ref::<OutOfFuel>()?;
+                let LeftOut(name) = e.downcast_ref::<LeftOut>()?;
                 names.retain(|n| n != name);
             }
         }
     }
 }
 
-/// Fuel ran out in this function.
+/// Fuel ran out or the stack overflowed in this function.
 #[derive(Debug)]
-struct OutOfFuel(String);
+struct LeftOut(String);
 
-impl std::fmt::Display for OutOfFuel {
+impl std::fmt::Display for LeftOut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` ran out of fuel", self.0)
+        write!(f, "`{}` ran out of fuel or stack", self.0)
     }
 }
 
-impl std::error::Error for OutOfFuel {}
+impl std::error::Error for LeftOut {}
 
 const PROOF_SALT: u64 = 0x5eed_0f_f0_4b;
 
@@ -127,8 +129,8 @@ fn plain_state(store: &mut Store<()>, instance: &Instance, module: &Module) -> S
 }
 
 /// Calls each function of `names` once, in order, with arguments from
-/// `seed`: each outcome (results or trap) as text. An error ([`OutOfFuel`]
-/// when fuel runs out) when a call fails other than by a trap.
+/// `seed`: each outcome (results or trap) as text. An error ([`LeftOut`]
+/// when fuel or stack runs out) when a call fails other than by a trap.
 fn call_each(store: &mut Store<()>, instance: Instance, names: &[String], seed: u64) -> Result<Vec<String>> {
     let mut outcomes = Vec::new();
     for (i, name) in names.iter().enumerate() {
@@ -138,7 +140,7 @@ fn call_each(store: &mut Store<()>, instance: Instance, names: &[String], seed: 
         let outcome = match func.call(&mut *store, &args(&ty, seed, i), &mut results) {
             Ok(()) => results.iter().map(show).collect::<Vec<_>>().join(" "),
             Err(e) => match e.downcast_ref::<Trap>() {
-                Some(Trap::OutOfFuel) => return Err(OutOfFuel(name.clone()).into()),
+                Some(Trap::OutOfFuel | Trap::StackOverflow) => return Err(LeftOut(name.clone()).into()),
                 None => anyhow::bail!("`{name}` failed: {e:#}"),
                 Some(t) => format!("trap {}", crate::differential::trap(t)),
             },

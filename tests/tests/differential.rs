@@ -153,10 +153,21 @@ fn atomic_access_past_4_gib_above_the_split_traps_in_both() -> anyhow::Result<()
     assert_eq!(trap_of(&original)?, Some(wasmtime::Trap::MemoryOutOfBounds));
     assert_eq!(trap_of(&transformed)?, Some(wasmtime::Trap::HeapMisaligned));
     assert_eq!(differential::compare(&engine, &original, &transformed, 0), Ok(true));
-    // The campaign's own input (through `smith::sized_module` on wasm-smith 0.263).
-    let input = b"\xb1\x7a\x09";
-    let original = smith::sized_module(smith::differential(), input).expect("a module");
-    let transformed = multimem_transform::transform(&original, &Options::default())?;
-    assert_eq!(differential::compare(&engine, &original, &transformed, smith::seed(input)), Ok(true));
+    Ok(())
+}
+
+/// Inputs the `differential` campaign found, through `smith::sized_module` on
+/// wasm-smith 0.263 (another version builds other modules from them): the
+/// atomic access above (out of bounds against misaligned), and a stack
+/// overflow whose depth, and so what it wrote to memory 0, differs with the
+/// transformed module's larger frames (such calls are now left out).
+#[test]
+fn differential_campaign_findings_hold() -> anyhow::Result<()> {
+    let engine = differential::engine();
+    for input in [&b"\xb1\x7a\x09"[..], &b"\x78\x2e\x00\xc0\x1d"[..]] {
+        let original = smith::sized_module(smith::differential(), input).expect("a module");
+        let transformed = multimem_transform::transform(&original, &Options::default())?;
+        assert_eq!(differential::compare(&engine, &original, &transformed, smith::seed(input)), Ok(true));
+    }
     Ok(())
 }
