@@ -63,8 +63,8 @@ fn args(func: &wasmtime::FuncType, seed: u64, call: usize) -> Vec<Val> {
 }
 
 /// What the original did: the functions called (those that ran out of fuel
-/// left out), setup calls' outcomes, the state after setup, the proof calls'
-/// outcomes.
+/// or stack left out), setup calls' outcomes, the state after setup, the
+/// proof calls' outcomes.
 struct Expected {
     names: Vec<String>,
     setup: Vec<String>,
@@ -76,8 +76,8 @@ struct Expected {
 /// or overflows the stack is left out and the run starts again without it (in
 /// a module of dozens of functions, one endless loop would otherwise void the
 /// case; how deep a stack goes is the engine's, and the view form's frames
-/// are larger). `None` when
-/// it does not instantiate or a call fails other than by a trap.
+/// are larger). `None` when it does not instantiate or a call fails other
+/// than by a trap.
 fn expected(engine: &Engine, module: &Module, seed: u64) -> Option<Expected> {
     let mut names = functions(module);
     loop {

@@ -44,9 +44,7 @@ fn function(func: &mut LocalFunction, from: MemoryId, to: MemoryId, guard: &Guar
                 other => retarget(other, to),
             };
             stats.retargeted += 1;
-            if !guard.push(func, &mut new, &instr, aimed.clone(), loc) {
-                new.push((aimed, loc));
-            }
+            guard.push(func, &mut new, instr, aimed, loc);
         }
         func.block_mut(seq).instrs = new;
     }

@@ -85,10 +85,12 @@ impl Guard {
     }
 
     /// Pushes `aimed` (`original` on the view) onto `out`, guarded as the
-    /// module doc says when `original` is one the host runs; `false` when it
-    /// is not (the caller pushes `aimed` itself).
-    pub(crate) fn push(&self, func: &mut LocalFunction, out: &mut Vec<(Instr, InstrLocId)>, original: &Instr, aimed: Instr, loc: InstrLocId) -> bool {
-        let Some(Checked { operands, result, ranges }) = checked(original, self.memory0) else { return false };
+    /// module doc says when `original` is one the host runs.
+    pub(crate) fn push(&self, func: &mut LocalFunction, out: &mut Vec<(Instr, InstrLocId)>, original: Instr, aimed: Instr, loc: InstrLocId) {
+        let Some(Checked { operands, result, ranges }) = checked(&original, self.memory0) else {
+            out.push((aimed, loc));
+            return;
+        };
         let operands = &self.locals(operands)[..];
         for &local in operands.iter().rev() {
             out.push((LocalSet { local }.into(), loc));
@@ -102,7 +104,7 @@ impl Guard {
             seq.instr(instr);
             seq.id()
         };
-        let (on_memory0, on_view) = (arm(original.clone()), arm(aimed));
+        let (on_memory0, on_view) = (arm(original), arm(aimed));
         for (i, range) in ranges.iter().enumerate() {
             push_outside_memory0(out, range, operands, self.memory0, self.split, loc);
             if i > 0 {
@@ -110,7 +112,6 @@ impl Guard {
             }
         }
         out.push((IfElse { consequent: on_memory0, alternative: on_view }.into(), loc));
-        true
     }
 }
 
@@ -121,7 +122,7 @@ fn push_outside_memory0(out: &mut Vec<(Instr, InstrLocId)>, range: &Range, opera
     // The end, in 64 bits: no 32-bit sum wraps back into memory 0.
     push(LocalGet { local: operands[range.operand] }.into());
     push(extend());
-    push(Const { value: Value::I64((range.offset) as i64) }.into());
+    push(Const { value: Value::I64(range.offset as i64) }.into());
     push(Binop { op: BinaryOp::I64Add }.into());
     match range.len {
         Len::Operand(n) => {
