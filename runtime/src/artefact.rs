@@ -27,7 +27,7 @@ use crate::{Limits, Strategy};
 const MAGIC: &[u8; 8] = b"mmcwasm\x01";
 /// Layout of the payload; bumped when it changes, or when the code a strategy
 /// compiles must change (4: the view form checks memory 0's bounds before
-/// fill, copy, init and notify).
+/// fill, copy, init, notify and wait).
 const FORMAT: u32 = 4;
 const TRAILER: u64 = 32;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
